@@ -1,0 +1,157 @@
+"""The index directory: plain files, a manifest, and an atomic swap.
+
+    INDEX_DIR/current -> builds/<id>      symlink, replaced atomically
+    INDEX_DIR/builds/<id>/manifest.json   format, model, settings, file hashes
+                         chunks.jsonl     one passage per line (UTF-8)
+                         vectors.npy      float32 [chunks, dim], no pickle
+                         dense.faiss      FAISS index over the same rows
+                         bm25/            bm25s arrays (.npy) and vocabulary (.json)
+
+A build is written to `builds/<id>.partial`, renamed when complete, and only
+then does `current` move to it; a build killed at any point leaves the previous
+index in place and loadable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from errors import IndexNotFound, ManifestMismatch
+from index import dense
+from index.bm25 import Bm25Index
+from ingest.records import Chunk
+
+INDEX_FORMAT = 1
+_CURRENT = "current"
+_BUILDS = "builds"
+
+
+@dataclass
+class LoadedIndex:
+    path: Path
+    manifest: dict
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    faiss: faiss.Index
+    bm25: Bm25Index
+
+
+def rebuild_hint(index_dir: Path) -> str:
+    return f"python -m ingest --index-dir {index_dir}"
+
+
+def read_manifest(index_dir: Path) -> dict:
+    """The manifest of the current build; raises IndexNotFound / ManifestMismatch."""
+    path = index_dir / _CURRENT / "manifest.json"
+    if not path.exists():
+        raise IndexNotFound(f"{index_dir} 中还没有索引。请先建索引：{rebuild_hint(index_dir)}")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ManifestMismatch(
+            f"{path} 无法读取（{exc}）。请重新建索引：{rebuild_hint(index_dir)}"
+        ) from exc
+    version = manifest.get("format_version")
+    if version != INDEX_FORMAT:
+        raise ManifestMismatch(
+            f"{index_dir} 的索引格式版本是 {version}，本程序需要 {INDEX_FORMAT}。"
+            f"请重新建索引：{rebuild_hint(index_dir)}"
+        )
+    return manifest
+
+
+def check_model(manifest: dict, index_dir: Path, model_id: str, dim: int | None = None) -> None:
+    built = manifest["model"]
+    if built["id"] != model_id:
+        raise ManifestMismatch(
+            f"{index_dir} 的索引是用模型 {built['id']} 建的，当前配置的模型是 {model_id}。"
+            f"请用当前模型重新建索引：{rebuild_hint(index_dir)}（或把 GHQA_MODEL 设回 {built['id']}）"
+        )
+    if dim is not None and built["dim"] != dim:
+        raise ManifestMismatch(
+            f"{index_dir} 的向量维度是 {built['dim']}，模型 {model_id} 输出 {dim} 维。"
+            f"请重新建索引：{rebuild_hint(index_dir)}"
+        )
+
+
+def load_index(index_dir: Path, ef_search: int = 128) -> LoadedIndex:
+    manifest = read_manifest(index_dir)
+    build = (index_dir / _CURRENT).resolve()
+    try:
+        chunks = read_chunks(build / "chunks.jsonl")
+        vectors = np.load(build / "vectors.npy", allow_pickle=False)
+        index = dense.load_faiss(build / "dense.faiss", ef_search)
+        bm25 = Bm25Index.load(build / "bm25")
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise ManifestMismatch(
+            f"{build} 中的索引文件不完整或已损坏（{exc}）。请重新建索引：{rebuild_hint(index_dir)}"
+        ) from exc
+    if not (len(chunks) == len(vectors) == index.ntotal):
+        raise ManifestMismatch(
+            f"{build} 中段落数与向量数不一致。请重新建索引：{rebuild_hint(index_dir)}"
+        )
+    return LoadedIndex(build, manifest, chunks, vectors, index, bm25)
+
+
+def read_chunks(path: Path) -> list[Chunk]:
+    with path.open(encoding="utf-8") as fh:
+        return [Chunk.from_json(json.loads(line)) for line in fh if line.strip()]
+
+
+def write_index(
+    index_dir: Path,
+    manifest: dict,
+    chunks: list[Chunk],
+    vectors: np.ndarray,
+    faiss_index: faiss.Index,
+    bm25: Bm25Index,
+) -> Path:
+    """Write a complete build beside the current one, then switch to it."""
+    builds = index_dir / _BUILDS
+    builds.mkdir(parents=True, exist_ok=True)
+    _remove_partial_builds(builds)
+    build_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+    partial = builds / f"{build_id}.partial"
+    partial.mkdir()
+    with (partial / "chunks.jsonl").open("w", encoding="utf-8") as fh:
+        for chunk in chunks:
+            fh.write(json.dumps(chunk.to_json(), ensure_ascii=False) + "\n")
+    np.save(partial / "vectors.npy", vectors.astype(np.float32), allow_pickle=False)
+    dense.save_faiss(faiss_index, partial / "dense.faiss")
+    bm25.save(partial / "bm25")
+    # The manifest goes last: a build directory with one is complete.
+    (partial / "manifest.json").write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
+    final = builds / build_id
+    partial.rename(final)
+    _point_current_at(index_dir, final)
+    _remove_old_builds(builds, keep=final)
+    return final
+
+
+def _point_current_at(index_dir: Path, build: Path) -> None:
+    tmp_link = index_dir / f".{_CURRENT}.{os.getpid()}"
+    if tmp_link.is_symlink() or tmp_link.exists():
+        tmp_link.unlink()
+    tmp_link.symlink_to(build.relative_to(index_dir))
+    os.replace(tmp_link, index_dir / _CURRENT)  # atomic on POSIX
+
+
+def _remove_partial_builds(builds: Path) -> None:
+    for path in builds.glob("*.partial"):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _remove_old_builds(builds: Path, keep: Path) -> None:
+    for path in builds.iterdir():
+        if path != keep and not path.name.endswith(".partial"):
+            shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,9 @@
+"""Ingest: files on disk -> cleaned, case-labelled, content-addressed chunks.
+
+loaders (read a format) -> clean (characters, broken lines) -> structure (cases,
+organisation, title) -> chunking (passages with ids); pipeline ties them up.
+"""
+
+# Bump when cleaning, structure or chunking changes what a file turns into:
+# indexes built by an older pipeline then re-chunk every file on the next ingest.
+PIPELINE_VERSION = 1

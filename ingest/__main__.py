@@ -1,0 +1,56 @@
+"""`python -m ingest [PATH ...]`: build or update the index from a corpus.
+
+This entry point is the wiring edge: the ingest library itself knows nothing
+of the index; here its output is handed to `index.build`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from errors import exit_on_error
+from index.build import BuildReport, update_index
+from settings import SHIPPED_CORPUS, load_settings
+
+
+@click.command(help="读取语料文件（.txt/.md/.docx/.pdf/.html），建立或增量更新检索索引。"
+               "不给路径时使用自带语料。")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--index-dir", type=click.Path(path_type=Path), help="索引目录（默认 data/index）")
+@click.option("--model", help="sentence-transformers 模型 id 或本地目录")
+@click.option("--chunk-size", type=int, help="每段最多字符数")
+@click.option("--chunk-overlap", type=int, help="相邻段落重叠字符数")
+@click.option("--rebuild", is_flag=True, help="忽略已有索引，全部重新嵌入")
+@click.option("--quiet", is_flag=True, help="不显示进度条")
+@exit_on_error
+def main(paths: tuple[Path, ...], index_dir: Path | None, model: str | None,
+         chunk_size: int | None, chunk_overlap: int | None, rebuild: bool, quiet: bool) -> None:
+    settings = load_settings(index_dir=index_dir, model=model, chunk_size=chunk_size,
+                             chunk_overlap=chunk_overlap)
+    report = update_index(settings, list(paths) or [SHIPPED_CORPUS], rebuild=rebuild,
+                          progress=not quiet)
+    print_summary(report)
+
+
+def print_summary(report: BuildReport) -> None:
+    for source, reason in report.skipped:
+        click.echo(f"警告：跳过 {source}：{reason}", err=True)
+    if report.full_rebuild_reason:
+        click.echo(f"说明：{report.full_rebuild_reason}", err=True)
+    click.echo(
+        f"文件 {report.files} 个（新增 {len(report.added)}，更新 {len(report.changed)}，"
+        f"删除 {len(report.removed)}，未变 {len(report.unchanged)}，跳过 {len(report.skipped)}）；"
+        f"案例 {report.cases} 个；段落 {report.chunks} 个"
+        f"（新嵌入 {report.embedded}，复用 {report.reused}）"
+    )
+    if report.written:
+        click.echo(f"索引已写入 {report.index_dir}（用时 {report.seconds:.1f} 秒）")
+    else:
+        click.echo(f"索引已是最新，无需更新：{report.index_dir}")
+
+
+if __name__ == "__main__":
+    main(prog_name=f"{Path(sys.executable).name} -m ingest")

