@@ -59,9 +59,7 @@ class Settings(BaseSettings):
     top_k: int = Field(default=5, ge=1, le=100)
     mode: SearchMode = "hybrid"
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal-rank-fusion constant.")
-    candidates: int = Field(
-        default=50, ge=1, description="Hits each retriever hands to fusion."
-    )
+    candidates: int = Field(default=50, ge=1, description="Hits each retriever hands to fusion.")
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
 

@@ -13,12 +13,12 @@ import numpy as np
 
 # Function words and question words carry no evidence about which passage
 # answers; left in, "多少" or "哪些" would pull in any passage with a number.
-STOPWORDS = frozenset(
-    """的 了 是 在 和 与 及 或 等 有 对 为 以 于 把 被 将 从 由 这 那 其 之 也 都 就 并 而
-    个 中 上 下 吗 呢 吧 啊 呀 么 么样 什么 多少 哪些 哪个 哪里 哪 如何 怎么 怎样 怎么样 是否
-    几 几个 一共 共 总共 请问 请 一下 the a an of to in and or is are was what how which
-    who many much""".split()
-)
+_STOPWORDS_TEXT = """
+的 了 是 在 和 与 及 或 等 有 对 为 以 于 把 被 将 从 由 这 那 其 之 也 都 就 并 而 个 中 上 下
+吗 呢 吧 啊 呀 么 么样 什么 多少 哪些 哪个 哪里 哪 如何 怎么 怎样 怎么样 是否 几 几个 一共 共 总共
+请问 请 一下 the a an of to in and or is are was what how which who many much
+"""
+STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 TOKENIZER_ID = f"jieba-{jieba.__version__}:cut_for_search:lower:stopwords-v1"
 _WORDLIKE = re.compile(r"[\w\u3400-\u9fff]")
 

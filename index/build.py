@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import bm25s
@@ -73,9 +73,7 @@ def update_index(
 
     ingested = _ingest_changed(settings, files, previous, report, progress)
     if not ingested:
-        raise CorpusEmpty(
-            f"没有可导入的文档：{len(report.skipped)} 个文件都被跳过（原因见上）。"
-        )
+        raise CorpusEmpty(f"没有可导入的文档：{len(report.skipped)} 个文件都被跳过（原因见上）。")
     chunks = [c for f in ingested for c in f.chunks]
     report.files, report.chunks = len(ingested), len(chunks)
     report.cases = sum(f.cases for f in ingested)
@@ -108,18 +106,23 @@ def _load_previous(settings: Settings, index_dir: Path) -> tuple[_Previous | Non
     except GhqaError as exc:
         return None, "" if not (index_dir / "current").exists() else str(exc)
     manifest = loaded.manifest
-    if manifest["model"]["id"] != settings.model or manifest.get("prompt_settings") != _prompt_settings(settings):
+    if manifest["model"]["id"] != settings.model or manifest.get(
+        "prompt_settings"
+    ) != _prompt_settings(settings):
         return None, f"模型或提示词已更换（原为 {manifest['model']['id']}），全部重新嵌入"
     by_source: dict[str, list[Chunk]] = {}
     for chunk in loaded.chunks:
         by_source.setdefault(chunk.source, []).append(chunk)
-    vectors = {c.id: v for c, v in zip(loaded.chunks, loaded.vectors)}
+    vectors = {c.id: v for c, v in zip(loaded.chunks, loaded.vectors, strict=True)}
     return _Previous(manifest, by_source, vectors), ""
 
 
 def _ingest_changed(
-    settings: Settings, files: list[Path], previous: _Previous | None,
-    report: BuildReport, progress: bool,
+    settings: Settings,
+    files: list[Path],
+    previous: _Previous | None,
+    report: BuildReport,
+    progress: bool,
 ) -> list[IngestedFile]:
     chunks_reusable = previous is not None and previous.manifest["chunking"] == _chunking(settings)
     out = []
@@ -142,8 +145,12 @@ def _ingest_changed(
 
 
 def _vectors_for(
-    chunks: list[Chunk], previous: _Previous | None, embedder: Embedder,
-    settings: Settings, report: BuildReport, progress: bool,
+    chunks: list[Chunk],
+    previous: _Previous | None,
+    embedder: Embedder,
+    settings: Settings,
+    report: BuildReport,
+    progress: bool,
 ) -> np.ndarray:
     known = previous.vectors_by_id if previous else {}
     todo = [c for c in chunks if c.id not in known]
@@ -154,7 +161,7 @@ def _vectors_for(
     report.embed_seconds = time.perf_counter() - started
     report.embedded, report.reused = len(todo), len(chunks) - len(todo)
     by_id = dict(known)
-    by_id.update({c.id: v for c, v in zip(todo, fresh)})
+    by_id.update({c.id: v for c, v in zip(todo, fresh, strict=True)})
     if not chunks:
         return np.zeros((0, embedder.info.dim), dtype=np.float32)
     return np.stack([by_id[c.id] for c in chunks]).astype(np.float32)
@@ -180,8 +187,12 @@ def _prompt_settings(settings: Settings) -> dict:
 
 
 def _bm25_settings(settings: Settings) -> dict:
-    return {"library": f"bm25s-{bm25s.__version__}", "k1": settings.bm25_k1,
-            "b": settings.bm25_b, "tokenizer": TOKENIZER_ID}
+    return {
+        "library": f"bm25s-{bm25s.__version__}",
+        "k1": settings.bm25_k1,
+        "b": settings.bm25_b,
+        "tokenizer": TOKENIZER_ID,
+    }
 
 
 def _same_build_settings(manifest: dict, settings: Settings) -> bool:
@@ -194,20 +205,39 @@ def _same_build_settings(manifest: dict, settings: Settings) -> bool:
     )
 
 
-def _manifest(settings: Settings, embedder: Embedder, files: list[IngestedFile],
-              chunks: list[Chunk], params: dense.DenseParams) -> dict:
+def _manifest(
+    settings: Settings,
+    embedder: Embedder,
+    files: list[IngestedFile],
+    chunks: list[Chunk],
+    params: dense.DenseParams,
+) -> dict:
     return {
         "format_version": store.INDEX_FORMAT,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "model": embedder.info.to_json(),
         "prompt_settings": _prompt_settings(settings),
         "chunking": _chunking(settings),
         "tokenizer": TOKENIZER_ID,
         "bm25": _bm25_settings(settings),
-        "dense": {"kind": "", "metric": "inner_product", "ann_threshold": params.ann_threshold,
-                  "hnsw_m": params.hnsw_m},
-        "counts": {"files": len(files), "cases": sum(f.cases for f in files),
-                   "chunks": len(chunks)},
-        "files": {f.source: {"name": f.name, "sha256": f.sha256, "cases": f.cases,
-                             "chunks": len(f.chunks)} for f in files},
+        "dense": {
+            "kind": "",
+            "metric": "inner_product",
+            "ann_threshold": params.ann_threshold,
+            "hnsw_m": params.hnsw_m,
+        },
+        "counts": {
+            "files": len(files),
+            "cases": sum(f.cases for f in files),
+            "chunks": len(chunks),
+        },
+        "files": {
+            f.source: {
+                "name": f.name,
+                "sha256": f.sha256,
+                "cases": f.cases,
+                "chunks": len(f.chunks),
+            }
+            for f in files
+        },
     }

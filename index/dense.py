@@ -53,4 +53,4 @@ def top(index: faiss.Index, query: np.ndarray, n: int) -> list[tuple[int, float]
     if index.ntotal == 0:
         return []
     scores, rows = index.search(query.reshape(1, -1).astype(np.float32), min(n, index.ntotal))
-    return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
+    return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]

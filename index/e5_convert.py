@@ -107,8 +107,14 @@ def read_e5_file(path: Path) -> E5File:
         count, offset, nbytes = cur.read("IQQ")
         directory.append((name, dtype, count, offset, nbytes))
     config = dict(
-        hidden=hidden, layers=layers, heads=heads, ff=ff, vocab=vocab,
-        max_pos=max_pos, type_vocab=type_vocab, eps=eps,
+        hidden=hidden,
+        layers=layers,
+        heads=heads,
+        ff=ff,
+        vocab=vocab,
+        max_pos=max_pos,
+        type_vocab=type_vocab,
+        eps=eps,
     )
     tensors = {}
     for name, dtype, count, offset, nbytes in directory:
@@ -134,8 +140,14 @@ def _matrix_shape(name: str, cfg: dict) -> tuple[int, int] | None:
     if name in fixed:
         return fixed[name]
     suffix = name.split(".", 1)[1] if name.startswith("l") else ""
-    return {"q.w": (h, h), "k.w": (h, h), "v.w": (h, h), "ao.w": (h, h),
-            "fi.w": (ff, h), "fo.w": (h, ff)}.get(suffix)
+    return {
+        "q.w": (h, h),
+        "k.w": (h, h),
+        "v.w": (h, h),
+        "ao.w": (h, h),
+        "fi.w": (ff, h),
+        "fo.w": (h, ff),
+    }.get(suffix)
 
 
 def bert_state_dict(e5: E5File) -> dict[str, np.ndarray]:
@@ -153,10 +165,14 @@ def bert_state_dict(e5: E5File) -> dict[str, np.ndarray]:
         "pooler.dense.bias": np.zeros(h, np.float32),
     }
     names = {
-        "q": "attention.self.query", "k": "attention.self.key",
-        "v": "attention.self.value", "ao": "attention.output.dense",
-        "aln": "attention.output.LayerNorm", "fi": "intermediate.dense",
-        "fo": "output.dense", "oln": "output.LayerNorm",
+        "q": "attention.self.query",
+        "k": "attention.self.key",
+        "v": "attention.self.value",
+        "ao": "attention.output.dense",
+        "aln": "attention.output.LayerNorm",
+        "fi": "intermediate.dense",
+        "fo": "output.dense",
+        "oln": "output.LayerNorm",
     }
     for layer in range(e5.config["layers"]):
         for short, long in names.items():
@@ -207,8 +223,12 @@ def precompiled_charsmap(norm_map: dict[int, tuple[int, ...]]) -> bytes:
         corpus = Path(tmp, "corpus.txt")
         corpus.write_text("abc def 中文 文本\n" * 20, encoding="utf-8")
         spm.SentencePieceTrainer.train(
-            input=str(corpus), model_prefix=str(Path(tmp, "m")), vocab_size=16,
-            model_type="char", normalization_rule_tsv=str(rules), minloglevel=2,
+            input=str(corpus),
+            model_prefix=str(Path(tmp, "m")),
+            vocab_size=16,
+            model_type="char",
+            normalization_rule_tsv=str(rules),
+            minloglevel=2,
         )
         proto = sentencepiece_model_pb2.ModelProto()
         proto.ParseFromString(Path(tmp, "m.model").read_bytes())
@@ -223,10 +243,12 @@ def build_tokenizer(e5: E5File):
 
     ids = e5.special_ids
     tok = Tokenizer(models.Unigram(e5.pieces, unk_id=ids["unk"], byte_fallback=False))
-    tok.normalizer = normalizers.Sequence([
-        normalizers.Precompiled(precompiled_charsmap(e5.norm_map)),
-        normalizers.Replace(Regex(" {2,}"), " "),
-    ])
+    tok.normalizer = normalizers.Sequence(
+        [
+            normalizers.Precompiled(precompiled_charsmap(e5.norm_map)),
+            normalizers.Replace(Regex(" {2,}"), " "),
+        ]
+    )
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always")
     tok.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="always")
     tok.post_processor = TemplateProcessing(
@@ -257,9 +279,15 @@ def convert(source: Path, target: Path) -> Path:
         tensors = {k: torch.from_numpy(v) for k, v in bert_state_dict(e5).items()}
         save_file(tensors, str(hf_dir / "model.safetensors"))
         fast = PreTrainedTokenizerFast(
-            tokenizer_object=build_tokenizer(e5), bos_token="<s>", eos_token="</s>",
-            unk_token="<unk>", pad_token="<pad>", mask_token="<mask>", cls_token="<s>",
-            sep_token="</s>", model_max_length=e5.config["max_pos"],
+            tokenizer_object=build_tokenizer(e5),
+            bos_token="<s>",
+            eos_token="</s>",
+            unk_token="<unk>",
+            pad_token="<pad>",
+            mask_token="<mask>",
+            cls_token="<s>",
+            sep_token="</s>",
+            model_max_length=e5.config["max_pos"],
         )
         fast.save_pretrained(str(hf_dir))
         encoder = Transformer(str(hf_dir), max_seq_length=e5.config["max_pos"])

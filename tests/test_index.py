@@ -1,0 +1,209 @@
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from errors import CorpusEmpty, CorpusNotFound, IndexNotFound, ManifestMismatch
+from index import dense, store
+from index.build import update_index
+from index.searcher import Searcher
+from tests.conftest import CORPUS_FILE
+from tests.fakes import HashingEmbedder
+
+
+@pytest.fixture
+def corpus_dir(tmp_path):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    shutil.copy(CORPUS_FILE, folder / "cases.txt")
+    (folder / "extra.md").write_text(
+        "# 附加材料\n\n## 上海市总工会\n\n### 职工疗休养\n\n上海市总工会组织劳模疗休养共计1200人次。\n",
+        encoding="utf-8",
+    )
+    return folder
+
+
+def _build(settings, paths, embedder, **kw):
+    return update_index(settings, paths, embedder=embedder, progress=False, **kw)
+
+
+def test_save_load_round_trip(fake_settings, fake_embedder, corpus_dir):
+    report = _build(fake_settings, [corpus_dir], fake_embedder)
+    assert (report.files, report.cases, report.written) == (2, 16, True)
+    loaded = store.load_index(fake_settings.resolved_index_dir())
+    assert len(loaded.chunks) == report.chunks == len(loaded.vectors) == loaded.faiss.ntotal
+    assert loaded.manifest["model"]["id"] == "fake-hashing-embedder"
+    assert loaded.manifest["counts"] == {"files": 2, "cases": 16, "chunks": report.chunks}
+    expected = fake_embedder.embed_passages([c.index_text for c in loaded.chunks])
+    np.testing.assert_allclose(loaded.vectors, expected, rtol=1e-6)
+    # chunks.jsonl is readable text, Chinese kept as is
+    raw = (loaded.path / "chunks.jsonl").read_text(encoding="utf-8")
+    assert "37885场职工沟通会" in raw
+
+
+def test_bm25_search_finds_the_number(fake_settings, fake_embedder, corpus_dir):
+    _build(fake_settings, [corpus_dir], fake_embedder)
+    index = store.load_index(fake_settings.resolved_index_dir())
+    searcher = Searcher(index, fake_embedder, fake_settings)
+    hit = searcher.search("北京双沟通召开了多少场职工沟通会", mode="bm25")[0]
+    assert "37885" in hit.chunk.text and hit.bm25_rank == 1
+    hybrid = searcher.search("北京双沟通召开了多少场职工沟通会", k=3)
+    assert len(hybrid) == 3 and hybrid[0].chunk.organisation == "北京市总工会"
+
+
+def test_missing_index_message(fake_settings):
+    with pytest.raises(IndexNotFound) as err:
+        store.load_index(fake_settings.resolved_index_dir())
+    index_dir = fake_settings.resolved_index_dir()
+    assert str(err.value) == (
+        f"{index_dir} 中还没有索引。请先建索引：python -m ingest --index-dir {index_dir}"
+    )
+
+
+def test_index_built_with_another_model_is_refused(fake_settings, fake_embedder, corpus_dir):
+    _build(fake_settings, [corpus_dir], fake_embedder)
+    index_dir = fake_settings.resolved_index_dir()
+    manifest = store.read_manifest(index_dir)
+    with pytest.raises(ManifestMismatch) as err:
+        store.check_model(manifest, index_dir, "BAAI/bge-small-zh-v1.5")
+    assert str(err.value) == (
+        f"{index_dir} 的索引是用模型 fake-hashing-embedder 建的，当前配置的模型是 "
+        f"BAAI/bge-small-zh-v1.5。请用当前模型重新建索引：python -m ingest --index-dir "
+        f"{index_dir}（或把 GHQA_MODEL 设回 fake-hashing-embedder）"
+    )
+
+
+def test_index_of_another_format_version_is_refused(fake_settings, fake_embedder, corpus_dir):
+    _build(fake_settings, [corpus_dir], fake_embedder)
+    index_dir = fake_settings.resolved_index_dir()
+    manifest_path = index_dir / "current" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["format_version"] = 99
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ManifestMismatch) as err:
+        store.load_index(index_dir)
+    assert str(err.value) == (
+        f"{index_dir} 的索引格式版本是 99，本程序需要 {store.INDEX_FORMAT}。"
+        f"请重新建索引：python -m ingest --index-dir {index_dir}"
+    )
+
+
+@pytest.mark.parametrize("crash_in", ["save_faiss", "bm25_save", "point_current"])
+def test_interrupted_build_leaves_previous_index_working(
+    fake_settings, fake_embedder, corpus_dir, monkeypatch, crash_in
+):
+    _build(fake_settings, [corpus_dir], fake_embedder)
+    index_dir = fake_settings.resolved_index_dir()
+    before = store.load_index(index_dir)
+    (corpus_dir / "new.txt").write_text("新增文件的内容。", encoding="utf-8")
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt  # what a Ctrl-C or kill leaves behind at that point
+
+    target = {
+        "save_faiss": (dense, "save_faiss"),
+        "bm25_save": (store.Bm25Index, "save"),
+        "point_current": (store, "_point_current_at"),
+    }[crash_in]
+    monkeypatch.setattr(*target, crash)
+    with pytest.raises(KeyboardInterrupt):
+        _build(fake_settings, [corpus_dir], fake_embedder)
+    monkeypatch.undo()
+
+    after = store.load_index(index_dir)
+    assert after.path == before.path
+    assert [c.id for c in after.chunks] == [c.id for c in before.chunks]
+    # The next build cleans up and succeeds.
+    report = _build(fake_settings, [corpus_dir], fake_embedder)
+    assert report.added == [str((corpus_dir / "new.txt").resolve())]
+    assert not list((index_dir / "builds").glob("*.partial"))
+    assert len(list((index_dir / "builds").iterdir())) == 1
+
+
+def test_incremental_updates_embed_only_what_changed(fake_settings, corpus_dir):
+    embedder = HashingEmbedder()
+    first = _build(fake_settings, [corpus_dir], embedder)
+    assert first.embedded == first.chunks and first.reused == 0
+
+    embedder.embedded.clear()
+    unchanged = _build(fake_settings, [corpus_dir], embedder)
+    assert (unchanged.written, unchanged.embedded, embedder.embedded) == (False, 0, [])
+    assert len(unchanged.unchanged) == 2
+
+    extra = corpus_dir / "extra.md"
+    extra.write_text(
+        extra.read_text(encoding="utf-8") + "\n另外新增疗休养基地3个。\n", encoding="utf-8"
+    )
+    changed = _build(fake_settings, [corpus_dir], embedder)
+    assert changed.changed == [str(extra.resolve())]
+    assert changed.embedded == 1 and changed.reused == changed.chunks - 1
+    assert "另外新增疗休养基地3个" in embedder.embedded[0]
+
+    (corpus_dir / "added.txt").write_text(
+        "乙省总工会\n\n新的案例标题\n\n新案例正文。", encoding="utf-8"
+    )
+    added = _build(fake_settings, [corpus_dir], embedder)
+    assert len(added.added) == 1 and added.embedded == 1
+
+    extra.unlink()
+    removed = _build(fake_settings, [corpus_dir], embedder)
+    assert removed.removed == [str(extra.resolve())] and removed.embedded == 0
+    chunks = store.load_index(fake_settings.resolved_index_dir()).chunks
+    assert not any("疗休养" in c.text for c in chunks)
+    assert any(c.organisation == "乙省总工会" for c in chunks)
+
+
+def test_changing_chunk_size_rechunks_but_reuses_identical_passages(fake_settings, corpus_dir):
+    embedder = HashingEmbedder()
+    _build(fake_settings, [corpus_dir], embedder)
+    rechunked = _build(fake_settings.model_copy(update={"chunk_size": 120}), [corpus_dir], embedder)
+    assert len(rechunked.changed) == 2 and rechunked.written
+    assert rechunked.embedded > 0 and rechunked.reused > 0
+
+
+def test_other_model_reembeds_everything(fake_settings, corpus_dir):
+    _build(fake_settings, [corpus_dir], HashingEmbedder())
+    other = fake_settings.model_copy(update={"model": "fake-other"})
+    report = _build(other, [corpus_dir], HashingEmbedder("fake-other", 32))
+    assert report.embedded == report.chunks and report.reused == 0
+    assert "模型或提示词已更换" in report.full_rebuild_reason
+
+
+def test_unreadable_files_are_skipped_and_the_rest_ingested(
+    fake_settings, fake_embedder, corpus_dir
+):
+    (corpus_dir / "photo.png").write_bytes(b"\x89PNG\r\n")
+    (corpus_dir / "broken.txt").write_bytes(b"\x00\x00binary")
+    report = _build(fake_settings, [corpus_dir], fake_embedder)
+    assert report.files == 2
+    reasons = dict((p.rsplit("/", 1)[1], r) for p, r in report.skipped)
+    assert reasons == {
+        "broken.txt": "看起来是二进制文件，不是文本",
+        "photo.png": "不支持的文件类型 .png，支持：.docx, .htm, .html, .markdown, .md, .pdf, .txt",
+    }
+
+
+def test_corpus_errors(fake_settings, fake_embedder, tmp_path):
+    with pytest.raises(CorpusNotFound, match="找不到语料路径"):
+        _build(fake_settings, [tmp_path / "nope"], fake_embedder)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(CorpusEmpty, match="语料路径中没有文件"):
+        _build(fake_settings, [empty], fake_embedder)
+    (empty / "x.png").write_bytes(b"png")
+    with pytest.raises(CorpusEmpty, match="没有可导入的文档：1 个文件都被跳过"):
+        _build(fake_settings, [empty], fake_embedder)
+
+
+def test_hnsw_is_used_above_the_threshold(fake_settings, corpus_dir):
+    settings = fake_settings.model_copy(update={"ann_threshold": 10})
+    _build(settings, [corpus_dir], HashingEmbedder())
+    loaded = store.load_index(settings.resolved_index_dir())
+    assert loaded.manifest["dense"]["kind"] == "hnsw"
+    assert dense.kind_of(loaded.faiss) == "hnsw"
+    flat = dense.build_faiss(loaded.vectors, dense.DenseParams(10**9, 32, 128))
+    query = loaded.vectors[3]
+    assert [r for r, _ in dense.top(loaded.faiss, query, 5)] == [
+        r for r, _ in dense.top(flat, query, 5)
+    ]
