@@ -92,7 +92,12 @@ def update_index(
     manifest = _manifest(settings, embedder, ingested, chunks, params)
     faiss_index = dense.build_faiss(vectors, params)
     manifest["dense"]["kind"] = dense.kind_of(faiss_index)
-    bm25 = Bm25Index.build([c.index_text for c in chunks], settings.bm25_k1, settings.bm25_b)
+    bm25 = Bm25Index.build(
+        [c.index_text for c in chunks],
+        settings.bm25_k1,
+        settings.bm25_b,
+        organisations={c.organisation for c in chunks if c.organisation},
+    )
     store.write_index(index_dir, manifest, chunks, vectors, faiss_index, bm25)
     report.written = True
     report.seconds = time.perf_counter() - started
@@ -104,7 +109,9 @@ def _load_previous(settings: Settings, index_dir: Path) -> tuple[_Previous | Non
     try:
         loaded = store.load_index(index_dir)
     except GhqaError as exc:
-        return None, "" if not (index_dir / "current").exists() else str(exc)
+        if not (index_dir / "current").exists():
+            return None, ""
+        return None, f"已有索引无法复用，全部重新嵌入（{exc}）"
     manifest = loaded.manifest
     if manifest["model"]["id"] != settings.model or manifest.get(
         "prompt_settings"

@@ -207,3 +207,25 @@ def test_hnsw_is_used_above_the_threshold(fake_settings, corpus_dir):
     assert [r for r, _ in dense.top(loaded.faiss, query, 5)] == [
         r for r, _ in dense.top(flat, query, 5)
     ]
+
+
+def test_place_aliases_come_from_organisations_and_place_words():
+    from index.bm25 import place_aliases
+
+    aliases = place_aliases({"安徽", "工会", "北京"}, {"福建龙岩市总工会", "陕西省总工会"})
+    assert aliases["anhui"] == ["安徽"] and aliases["beijing"] == ["北京"]
+    assert aliases["longyan"] == ["龙岩"] and aliases["longyanshi"] == ["龙岩市"]
+    assert "陕西" in aliases["shaanxi"]
+    assert "gonghui" not in aliases and "zonggonghui" not in aliases
+
+
+def test_english_question_naming_a_place_finds_its_case(fake_settings, fake_embedder, corpus_dir):
+    _build(fake_settings, [corpus_dir], fake_embedder)
+    searcher = Searcher(
+        store.load_index(fake_settings.resolved_index_dir()), fake_embedder, fake_settings
+    )
+    for question, organisation in [
+        ("How many job fairs did Anhui hold?", "安徽省总工会"),
+        ("What is the Longyan station model?", "福建龙岩市总工会"),
+    ]:
+        assert searcher.search(question, mode="bm25")[0].chunk.organisation == organisation

@@ -1,0 +1,224 @@
+"""`python -m eval.bench`: how fast is the retrieval core, and where does the time go?
+
+Four measurements, all in one process so the ratios compare like with like:
+
+* ingest   - the shipped corpus copied N times, built from scratch R times:
+             chunks/s and the share of build time spent inside the model;
+* search   - every question of a set, R times per mode: p50/p95 of the whole
+             search and of each stage (query embedding, FAISS, BM25, fusion),
+             against the p95 of embedding the query alone;
+* quality  - hit@1 and MRR@10 of dense, BM25 and hybrid (RRF) on the same set;
+* ann      - (with --ann) exact vs HNSW search on synthetic vectors: latency
+             and HNSW recall@10, to place `ann_threshold`.
+
+Peak memory is the process's maximum resident set size.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import resource
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+
+from index import dense
+from index.build import update_index
+from index.embedder import load_embedder
+from index.searcher import Searcher, Timings
+from index.store import load_index
+from settings import PROJECT_ROOT, SHIPPED_CORPUS, load_settings
+
+DEFAULT_SET = PROJECT_ROOT / "eval" / "sets" / "smoke.jsonl"
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values, dtype=float), q)) if values else 0.0
+
+
+def load_questions(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def bench_ingest(settings, embedder, copies: int, repeats: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp, "corpus")
+        corpus.mkdir()
+        for i in range(copies):
+            for f in SHIPPED_CORPUS.iterdir():
+                shutil.copy(f, corpus / f"{f.stem}-{i}{f.suffix}")
+        runs = []
+        for r in range(repeats):
+            run_settings = settings.model_copy(update={"index_dir": Path(tmp, f"index-{r}")})
+            report = update_index(run_settings, [corpus], embedder=embedder, progress=False)
+            runs.append((report.seconds, report.embed_seconds, report.chunks))
+    total = statistics.median(s for s, _, _ in runs)
+    model = statistics.median(m for _, m, _ in runs)
+    chunks = runs[0][2]
+    return {
+        "files": copies,
+        "chunks": chunks,
+        "repeats": repeats,
+        "median_build_s": round(total, 3),
+        "median_model_s": round(model, 3),
+        "chunks_per_s": round(chunks / total, 2),
+        "model_share": round(model / total, 4),
+        "overhead_share": round(1 - model / total, 4),
+        "first_run_overhead_share": round(1 - runs[0][1] / runs[0][0], 4),
+    }
+
+
+def bench_search(searcher: Searcher, questions: list[str], repeats: int) -> dict:
+    embed_only = []
+    for _ in range(repeats):
+        for q in questions:
+            started = time.perf_counter()
+            searcher.embedder.embed_query(q)
+            embed_only.append((time.perf_counter() - started) * 1000)
+    out = {
+        "queries": len(questions) * repeats,
+        "embed_only_p95_ms": round(percentile(embed_only, 95), 2),
+        "embed_only_p50_ms": round(percentile(embed_only, 50), 2),
+    }
+    for mode in ("hybrid", "dense", "bm25"):
+        totals, stages = [], {"embed": [], "faiss": [], "bm25": [], "fusion": []}
+        for _ in range(repeats):
+            for q in questions:
+                timings = Timings()
+                started = time.perf_counter()
+                searcher.search(q, k=5, mode=mode, timings=timings)
+                totals.append((time.perf_counter() - started) * 1000)
+                for name in stages:
+                    stages[name].append(getattr(timings, name))
+        out[mode] = {
+            "p50_ms": round(percentile(totals, 50), 2),
+            "p95_ms": round(percentile(totals, 95), 2),
+            "p95_over_embed_p95": round(percentile(totals, 95) / out["embed_only_p95_ms"], 3),
+            **{f"{n}_p50_ms": round(percentile(v, 50), 3) for n, v in stages.items()},
+            **{f"{n}_p95_ms": round(percentile(v, 95), 3) for n, v in stages.items()},
+        }
+    return out
+
+
+def relevant(hit_text: str, row: dict) -> bool:
+    text = "".join(hit_text.split())
+    if row["evidence"]:
+        return any("".join(e.split()) in text for e in row["evidence"])
+    return False
+
+
+def bench_quality(searcher: Searcher, rows: list[dict]) -> dict:
+    answerable = [r for r in rows if r.get("answerable", True)]
+    out = {"questions": len(answerable)}
+    for mode in ("hybrid", "dense", "bm25"):
+        hit1, rr, misses = 0, 0.0, []
+        for row in answerable:
+            hits = searcher.search(row["question"], k=10, mode=mode)
+            rank = next((i + 1 for i, h in enumerate(hits) if relevant(h.chunk.text, row)), None)
+            hit1 += rank == 1
+            rr += 1 / rank if rank else 0.0
+            if rank != 1:
+                misses.append(row["id"])
+        out[mode] = {
+            "hit@1": round(hit1 / len(answerable), 3),
+            "mrr@10": round(rr / len(answerable), 3),
+            "not_first": misses,
+        }
+    return out
+
+
+def clustered_vectors(rng, n: int, dim: int, per_cluster: int = 50) -> np.ndarray:
+    """Unit vectors in topical clusters (cosine to their centre about 0.86), closer
+    to sentence embeddings than uniform noise, which no ANN index searches well."""
+    centres = rng.standard_normal((max(n // per_cluster, 1), dim), dtype=np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    noise = rng.standard_normal((n, dim), dtype=np.float32) * (0.6 / np.sqrt(dim))
+    vectors = centres[rng.integers(len(centres), size=n)] + noise
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def uniform_vectors(rng, n: int, dim: int) -> np.ndarray:
+    """The worst case for any ANN index: no structure at all."""
+    vectors = rng.standard_normal((n, dim), dtype=np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def bench_ann(
+    sizes: list[int], dim: int, queries: int, ef_search: int, seed: int = 0
+) -> list[dict]:
+    """Real embeddings lie between the two synthetic sets measured here."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    kinds = (("clustered", clustered_vectors), ("uniform", uniform_vectors))
+    for n, (kind, make) in itertools.product(sizes, kinds):
+        vectors = make(rng, n + queries, dim)
+        vectors, qs = vectors[:n], vectors[n:]
+        flat = dense.build_faiss(vectors, dense.DenseParams(10**12, 32, ef_search))
+        started = time.perf_counter()
+        hnsw = dense.build_faiss(vectors, dense.DenseParams(1, 32, ef_search))
+        row = {"vectors": n, "data": kind, "hnsw_build_s": round(time.perf_counter() - started, 2)}
+        found = {}
+        for name, index in (("flat", flat), ("hnsw", hnsw)):
+            lat, found[name] = [], []
+            for q in qs:
+                started = time.perf_counter()
+                found[name].append({r for r, _ in dense.top(index, q, 10)})
+                lat.append((time.perf_counter() - started) * 1000)
+            row[f"{name}_p50_ms"] = round(percentile(lat, 50), 3)
+            row[f"{name}_p95_ms"] = round(percentile(lat, 95), 3)
+        recall = [len(a & b) / 10 for a, b in zip(found["flat"], found["hnsw"], strict=True)]
+        row["hnsw_recall@10"] = round(float(np.mean(recall)), 4)
+        rows.append(row)
+    return rows
+
+
+@click.command(help="检索核心的性能基准：导入吞吐、检索延迟（分阶段）、检索质量、峰值内存。")
+@click.option("--copies", default=5, show_default=True, help="导入基准中语料复制的份数")
+@click.option("--repeats", default=3, show_default=True, help="每项重复次数（取中位数）")
+@click.option(
+    "--questions",
+    "question_file",
+    type=click.Path(path_type=Path, exists=True),
+    default=DEFAULT_SET,
+    show_default=True,
+)
+@click.option("--ann", is_flag=True, help="另测精确检索与 HNSW 的延迟和召回（较慢）")
+@click.option("--ann-sizes", default="10000,50000,100000", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), help="把结果写成 JSON 文件")
+def main(
+    copies: int, repeats: int, question_file: Path, ann: bool, ann_sizes: str, out: Path | None
+) -> None:
+    settings = load_settings()
+    started = time.perf_counter()
+    embedder = load_embedder(settings)
+    results: dict = {
+        "model": embedder.info.id,
+        "model_load_s": round(time.perf_counter() - started, 2),
+    }
+    results["ingest"] = bench_ingest(settings, embedder, copies, repeats)
+    with tempfile.TemporaryDirectory() as tmp:
+        s = settings.model_copy(update={"index_dir": Path(tmp)})
+        update_index(s, [SHIPPED_CORPUS], embedder=embedder, progress=False)
+        searcher = Searcher(load_index(Path(tmp)), embedder, s)
+        rows = load_questions(question_file)
+        results["search"] = bench_search(searcher, [r["question"] for r in rows], repeats)
+        results["quality"] = bench_quality(searcher, rows)
+    if ann:
+        sizes = [int(x) for x in ann_sizes.split(",")]
+        results["ann"] = bench_ann(sizes, embedder.info.dim, 200, settings.hnsw_ef_search)
+    results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    text = json.dumps(results, ensure_ascii=False, indent=2)
+    click.echo(text)
+    if out:
+        out.write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
