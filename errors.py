@@ -24,6 +24,10 @@ class IndexNotFound(GhqaError):
     """No index has been built at the index directory."""
 
 
+class IndexBusy(GhqaError):
+    """Another build holds the index directory."""
+
+
 class ManifestMismatch(GhqaError):
     """The index was built with another format, model or settings."""
 

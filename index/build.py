@@ -64,10 +64,21 @@ def update_index(
     embedder: Embedder | None = None,
     progress: bool = True,
 ) -> BuildReport:
+    files = collect_files(paths)
+    with store.build_lock(settings.resolved_index_dir()):
+        return _update(settings, files, rebuild, embedder, progress)
+
+
+def _update(
+    settings: Settings,
+    files: list[Path],
+    rebuild: bool,
+    embedder: Embedder | None,
+    progress: bool,
+) -> BuildReport:
     started = time.perf_counter()
     index_dir = settings.resolved_index_dir()
     report = BuildReport(index_dir)
-    files = collect_files(paths)
     previous, reason = (None, "--rebuild") if rebuild else _load_previous(settings, index_dir)
     report.full_rebuild_reason = reason
 

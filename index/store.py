@@ -14,18 +14,21 @@ index in place and loadable.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-from errors import IndexNotFound, ManifestMismatch
+from errors import IndexBusy, IndexNotFound, ManifestMismatch
 from index import dense
 from index.bm25 import Bm25Index
 from ingest.records import Chunk
@@ -137,6 +140,18 @@ def write_index(
     _point_current_at(index_dir, final)
     _remove_old_builds(builds, keep=final)
     return final
+
+
+@contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """One build at a time per index directory; a second one fails fast."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with (index_dir / ".build.lock").open("w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexBusy(f"{index_dir} 正在被另一个导入任务更新。请等它结束后再运行。") from None
+        yield
 
 
 def _point_current_at(index_dir: Path, build: Path) -> None:

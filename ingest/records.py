@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 def section_header(organisation: str, title: str) -> str:
@@ -49,7 +49,6 @@ class Chunk:
     title: str
     section: int
     ordinal: int
-    meta: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def index_text(self) -> str:
@@ -66,7 +65,6 @@ class Chunk:
             "title": self.title,
             "section": self.section,
             "ordinal": self.ordinal,
-            "meta": self.meta,
         }
 
     @classmethod
@@ -80,5 +78,4 @@ class Chunk:
             title=row["title"],
             section=row["section"],
             ordinal=row["ordinal"],
-            meta=row.get("meta", {}),
         )

@@ -229,3 +229,13 @@ def test_english_question_naming_a_place_finds_its_case(fake_settings, fake_embe
         ("What is the Longyan station model?", "福建龙岩市总工会"),
     ]:
         assert searcher.search(question, mode="bm25")[0].chunk.organisation == organisation
+
+
+def test_second_build_at_the_same_time_is_refused(fake_settings, fake_embedder, corpus_dir):
+    from errors import IndexBusy
+
+    index_dir = fake_settings.resolved_index_dir()
+    with store.build_lock(index_dir), pytest.raises(IndexBusy) as err:
+        _build(fake_settings, [corpus_dir], fake_embedder)
+    assert str(err.value) == f"{index_dir} 正在被另一个导入任务更新。请等它结束后再运行。"
+    assert _build(fake_settings, [corpus_dir], fake_embedder).written
