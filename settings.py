@@ -71,11 +71,41 @@ class Settings(BaseSettings):
     hnsw_m: int = Field(default=32, ge=4)
     hnsw_ef_search: int = Field(default=128, ge=8)
 
+    refuse_min_coverage: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Refuse below this IDF-weighted share of question terms in the passages.",
+    )
+    refuse_min_dense: float = Field(
+        default=0.74, ge=0, le=1, description="Refuse when the best passage's cosine is below this."
+    )
+    answer_sentences: int = Field(
+        default=2, ge=1, le=6, description="Sentences in an extractive answer."
+    )
+    max_question_chars: int = Field(default=500, ge=20, description="Longer questions are cut.")
+
+    llm_base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1; unset: extractive answers.",
+    )
+    llm_model: str | None = None
+    llm_api_key: str | None = Field(default=None, description="Secret: set it in the environment.")
+    llm_timeout: float = Field(default=30.0, gt=0, description="Seconds before falling back.")
+    llm_temperature: float = Field(default=0.1, ge=0, le=2)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=7860, ge=1, le=65535)
+    concurrency: int = Field(default=4, ge=1, description="Questions answered at once.")
+
     def resolved_index_dir(self) -> Path:
         return self.index_dir or self.data_dir / "index"
 
     def resolved_model_cache_dir(self) -> Path:
         return self.model_cache_dir or self.data_dir / "models"
+
+    def feedback_path(self) -> Path:
+        return self.data_dir / "feedback" / "feedback.jsonl"
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -28,6 +28,8 @@ class Hit:
     score: float
     dense_rank: int | None = None
     bm25_rank: int | None = None
+    dense_score: float | None = None  # cosine similarity to the question
+    bm25_score: float | None = None
 
     def to_json(self) -> dict:
         c = self.chunk
@@ -41,6 +43,8 @@ class Hit:
             "source": c.source,
             "dense_rank": self.dense_rank,
             "bm25_rank": self.bm25_rank,
+            "dense_score": self.dense_score,
+            "bm25_score": self.bm25_score,
         }
 
 
@@ -85,18 +89,7 @@ class Searcher:
         dense_hits = self._dense(question, n, timings) if mode != "bm25" else []
         bm25_hits = self._bm25(question, n, timings) if mode != "dense" else []
         started = time.perf_counter()
-        if mode == "dense":
-            hits = [
-                Hit(self.index.chunks[r], s, dense_rank=i + 1)
-                for i, (r, s) in enumerate(dense_hits[:k])
-            ]
-        elif mode == "bm25":
-            hits = [
-                Hit(self.index.chunks[r], s, bm25_rank=i + 1)
-                for i, (r, s) in enumerate(bm25_hits[:k])
-            ]
-        else:
-            hits = self._fuse(dense_hits, bm25_hits, k)
+        hits = self._rank(dense_hits, bm25_hits, k, mode)
         timings.fusion = (time.perf_counter() - started) * 1000
         return hits
 
@@ -115,18 +108,29 @@ class Searcher:
         timings.bm25 = (time.perf_counter() - started) * 1000
         return hits
 
-    def _fuse(self, dense_hits: list, bm25_hits: list, k: int) -> list[Hit]:
-        rrf_k = self.settings.rrf_k
-        scores: dict[int, float] = {}
-        dense_rank = {row: i + 1 for i, (row, _) in enumerate(dense_hits)}
-        bm25_rank = {row: i + 1 for i, (row, _) in enumerate(bm25_hits)}
-        for ranks in (dense_rank, bm25_rank):
-            for row, rank in ranks.items():
-                scores[row] = scores.get(row, 0.0) + 1.0 / (rrf_k + rank)
-        best = sorted(scores, key=lambda row: (-scores[row], dense_rank.get(row, 10**9)))[:k]
-        return [
-            Hit(self.index.chunks[r], scores[r], dense_rank.get(r), bm25_rank.get(r)) for r in best
-        ]
+    def _rank(self, dense_hits: list, bm25_hits: list, k: int, mode: SearchMode) -> list[Hit]:
+        dense = {row: (i + 1, score) for i, (row, score) in enumerate(dense_hits)}
+        bm25 = {row: (i + 1, score) for i, (row, score) in enumerate(bm25_hits)}
+        if mode == "dense":
+            scores = {row: score for row, (_, score) in dense.items()}
+        elif mode == "bm25":
+            scores = {row: score for row, (_, score) in bm25.items()}
+        else:
+            rrf_k = self.settings.rrf_k
+            scores = {}
+            for ranked in (dense, bm25):
+                for row, (rank, _) in ranked.items():
+                    scores[row] = scores.get(row, 0.0) + 1.0 / (rrf_k + rank)
+        # Ties (a passage found by one retriever only) go to the better dense rank.
+        best = sorted(scores, key=lambda row: (-scores[row], dense.get(row, (10**9,))[0]))[:k]
+        hits = []
+        for row in best:
+            (d_rank, d_score), (b_rank, b_score) = (
+                dense.get(row, (None, None)),
+                bm25.get(row, (None, None)),
+            )
+            hits.append(Hit(self.index.chunks[row], scores[row], d_rank, b_rank, d_score, b_score))
+        return hits
 
 
 def clean_question(question: str) -> str:

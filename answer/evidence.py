@@ -1,0 +1,90 @@
+"""Is the answer in the passages? Decide from evidence, not from a guess.
+
+Three signals, each measured on the retrieved passages:
+
+* places   - a province or city the question names must appear in the top
+             passages ("上海…" against a corpus without 上海 is unanswerable);
+* coverage - the share of the question's terms, weighted by how rare they are
+             in the corpus (IDF), found in the top passages;
+* dense    - the cosine similarity of the best passage to the question.
+
+The thresholds are fitted by `python -m eval.calibrate` on eval/sets/dev.jsonl
+(answerable and unanswerable questions) and stored as settings defaults.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import jieba
+
+from index.bm25 import Bm25Index, is_content_word
+from index.places import GAZETTEER, organisation_places, pinyin_spellings, spelled_places
+from index.searcher import Hit
+from ingest.records import Chunk
+
+TOP_PASSAGES = 3
+
+
+@dataclass(frozen=True)
+class Evidence:
+    dense_top: float
+    coverage: float
+    places: tuple[str, ...]
+    missing_places: tuple[str, ...]
+    missing_terms: tuple[str, ...]
+
+    def answerable(self, min_coverage: float, min_dense: float) -> bool:
+        return (
+            not self.missing_places
+            and self.coverage >= min_coverage
+            and self.dense_top >= min_dense
+        )
+
+
+class EvidenceJudge:
+    def __init__(self, bm25: Bm25Index, chunks: list[Chunk]) -> None:
+        self._bm25 = bm25
+        orgs = {c.organisation for c in chunks if c.organisation}
+        self._places = GAZETTEER | organisation_places(orgs)
+        self._spellings = pinyin_spellings(self._places)
+
+    def places_in(self, question: str) -> list[str]:
+        """Places a question names, in Chinese or in pinyin/English."""
+        found = [p for p in self._places if p in question]
+        found += spelled_places(question, self._spellings)
+        # '北京市' also contains '北京': keep the longest names only.
+        return sorted({p for p in found if not any(p != q and p in q for q in found)})
+
+    def assess(self, question: str, hits: list[Hit]) -> Evidence:
+        top = hits[:TOP_PASSAGES]
+        text = "\n".join(h.chunk.index_text for h in top).lower()
+        places = self.places_in(question)
+        missing_places = tuple(p for p in places if p not in text)
+        weights = self.term_weights(question, places)
+        present = {t for t in weights if t in text}
+        total = sum(weights.values())
+        coverage = sum(weights[t] for t in present) / total if total else 1.0
+        dense_top = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
+        missing = tuple(sorted(set(weights) - present, key=lambda t: -weights[t]))
+        return Evidence(dense_top, coverage, tuple(places), missing_places, missing)
+
+    def term_weights(self, question: str, places: list[str] | None = None) -> dict[str, float]:
+        """IDF weights of the question's words. Whole words (jieba's accurate
+        mode), not search-mode fragments, so '北京市总工会' counts once; place
+        words are left to the place check; an English word absent from the
+        corpus says nothing about Chinese passages and is skipped."""
+        places = self.places_in(question) if places is None else places
+        n = self._bm25.n_docs
+        weights = {}
+        for word in jieba.lcut(question.lower()):
+            # "建了" asks about "建": aspect particles are not evidence.
+            term = word[:-1] if len(word) > 1 and word[-1] in "了过着" else word
+            if not is_content_word(term) or any(p in term for p in places):
+                continue
+            df = self._bm25.document_frequency(term)
+            if df == 0 and term.isascii():
+                continue
+            weights[term] = math.log(1 + n / (df + 0.5))
+        return weights

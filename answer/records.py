@@ -1,0 +1,47 @@
+"""Records the answering stage hands to the UI (and, later, the API)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from index.searcher import Hit
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Passage [n] of an answer, with the sentences the answer took from it."""
+
+    n: int
+    hit: Hit
+    quotes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        c = self.hit.chunk
+        return {
+            "n": self.n,
+            "text": c.text,
+            "organisation": c.organisation,
+            "title": c.title,
+            "document": c.document,
+            "score": round(self.hit.score, 6),
+            "quotes": list(self.quotes),
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    citations: tuple[Citation, ...]
+    refused: bool
+    notes: tuple[str, ...] = ()  # shown to the user: truncation, LLM fallback, removed [n]
+    question: str = ""  # the question as searched (after follow-up rewriting)
+    related: tuple[Hit, ...] = field(default=())  # nearest passages when refused
+
+    def to_json(self) -> dict:
+        return {
+            "answer": self.text,
+            "refused": self.refused,
+            "citations": [c.to_json() for c in self.citations],
+            "notes": list(self.notes),
+            "question": self.question,
+        }

@@ -1,0 +1,223 @@
+"""`python app.py`: the chat page (Gradio), in Chinese.
+
+`create_app(settings, service)` builds the page around an AnswerService that is
+loaded once at start-up and shared by every visitor; `main()` loads it and
+launches the server. Every text from a user or a passage is escaped before it
+reaches the page, so HTML in a question or in the corpus shows as text.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+import click
+import gradio as gr
+
+from answer.records import Answer
+from answer.service import EMPTY_PROMPT, AnswerService
+from errors import EmptyQuestion, exit_on_error
+from settings import Settings, load_settings
+
+TITLE = "工会案例问答"
+SHOWN_QUESTION_CHARS = 300
+CURATED_EXAMPLES = [
+    ("北京市总工会", "北京的双沟通一共开了多少场职工沟通会？"),
+    ("江苏省总工会", "江苏为女职工建的服务站叫什么？建了多少个？"),
+    ("福建龙岩市总工会", "龙岩的驿站枫桥调解成功了多少件劳动争议？"),
+    ("新疆维吾尔自治区总工会", "新疆社会化工会工作者每月实发工资最低多少？"),
+]
+CSS = """
+.sources mark { background: #fff1a8; padding: 0 1px; }
+.source { border: 1px solid #e5e7eb; border-radius: 8px; padding: 8px 10px; margin-bottom: 8px; }
+.source-head { font-weight: 600; margin-bottom: 4px; }
+.source-doc { color: #6b7280; font-size: 0.85em; }
+.source-text { white-space: pre-wrap; line-height: 1.6; }
+"""
+
+
+def example_questions(service: AnswerService) -> list[str]:
+    """Questions about cases that are in the index: curated ones for the shipped
+    corpus, and one per case title for any other corpus."""
+    organisations = {
+        c.organisation: c.title for c in service.searcher.index.chunks if c.organisation
+    }
+    curated = [q for org, q in CURATED_EXAMPLES if org in organisations]
+    generated = [f"{org}的“{title}”取得了哪些成效？" for org, title in organisations.items()]
+    return (curated or generated)[:4]
+
+
+def escape(text: str) -> str:
+    """Show text literally in the Markdown chat: HTML and Markdown links inert."""
+    return html.escape(text).replace("[", "&#91;").replace("]", "&#93;")
+
+
+def shown_question(question: str) -> str:
+    if len(question) <= SHOWN_QUESTION_CHARS:
+        return escape(question)
+    return escape(question[:SHOWN_QUESTION_CHARS]) + f"……（共 {len(question)} 字）"
+
+
+def render_answer(answer: Answer) -> str:
+    parts = [escape(answer.text).replace("&#91;", "[").replace("&#93;", "]")]
+    parts += [f"\n\n> {escape(note)}" for note in answer.notes]
+    if answer.refused and answer.related:
+        parts.append("\n\n右侧列出了最接近的段落，仅供参考。")
+    return "".join(parts)
+
+
+def render_sources(answer: Answer | None) -> str:
+    if answer is None:
+        return "<div class='sources'><p>提问后，这里显示回答所引用的原文段落。</p></div>"
+    if answer.citations:
+        cards = [_card(f"[{c.n}]", c.hit, c.quotes) for c in answer.citations]
+        heading = "引用来源"
+    else:
+        cards = [_card("·", hit, ()) for hit in answer.related]
+        heading = "最接近的段落（资料中没有找到答案）" if answer.refused else "相关段落"
+    return f"<div class='sources'><h3>{heading}</h3>{''.join(cards)}</div>"
+
+
+def _card(label: str, hit, quotes: tuple[str, ...]) -> str:
+    chunk = hit.chunk
+    text = html.escape(chunk.text)
+    for quote in quotes:
+        text = text.replace(html.escape(quote), f"<mark>{html.escape(quote)}</mark>")
+    head = html.escape(" · ".join(p for p in (chunk.organisation, chunk.title) if p))
+    return (
+        f"<div class='source'><div class='source-head'>{label} {head}</div>"
+        f"<div class='source-doc'>《{html.escape(chunk.document)}》</div>"
+        f"<div class='source-text'>{text}</div></div>"
+    )
+
+
+class FeedbackLog:
+    """👍/👎 with the question, answer and sources, one JSON line each."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def add(self, record: dict) -> None:
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # One write of one line on an O_APPEND file: records never interleave.
+            with self.path.open("a", encoding="utf-8") as fh:
+                fh.write(line)
+
+
+def create_app(settings: Settings, service: AnswerService) -> gr.Blocks:
+    feedback = FeedbackLog(settings.feedback_path())
+
+    def respond(message: str, history: list, turns: list):
+        history = list(history or [])
+        if not (message or "").strip():
+            history.append({"role": "assistant", "content": EMPTY_PROMPT})
+            yield history, render_sources(None), "", turns
+            return
+        history.append({"role": "user", "content": shown_question(message)})
+        history.append({"role": "assistant", "content": "正在检索资料……"})
+        yield history, render_sources(None), "", turns
+        previous = [t["searched"] for t in turns]
+        try:
+            for event in service.stream(message, previous):
+                if isinstance(event, str):
+                    history[-1] = {"role": "assistant", "content": escape(event)}
+                    yield history, render_sources(None), "", turns
+                    continue
+                history[-1] = {"role": "assistant", "content": render_answer(event)}
+                turns = [
+                    *turns,
+                    {"question": message, "searched": event.question, "answer": event.to_json()},
+                ]
+                yield history, render_sources(event), "", turns
+        except EmptyQuestion:
+            history[-1] = {"role": "assistant", "content": EMPTY_PROMPT}
+            yield history, render_sources(None), "", turns
+
+    def on_like(data: gr.LikeData, turns: list):
+        index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+        turn = (index - 1) // 2 if isinstance(index, int) else -1
+        if 0 <= turn < len(turns):
+            feedback.add(
+                {
+                    "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    "liked": bool(data.liked),
+                    **turns[turn],
+                }
+            )
+            gr.Info("感谢反馈！")
+
+    with gr.Blocks(title=TITLE, analytics_enabled=False, fill_height=True) as demo:
+        turns = gr.State([])
+        gr.Markdown(
+            f"# {TITLE}\n根据工会创新案例资料回答问题，并给出原文出处。资料中没有的内容会如实说明。"
+        )
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(
+                    label="对话", height=520, elem_id="chat", feedback_options=("Like", "Dislike")
+                )
+                with gr.Row():
+                    box = gr.Textbox(
+                        placeholder="请输入问题，按回车发送",
+                        show_label=False,
+                        scale=5,
+                        elem_id="question",
+                        max_length=20000,
+                        lines=1,
+                    )
+                    send = gr.Button("发送", variant="primary", scale=1, elem_id="send")
+                clear = gr.Button("清空对话", elem_id="clear")
+                gr.Examples(example_questions(service), inputs=box, label="示例问题")
+            with gr.Column(scale=2):
+                sources = gr.HTML(render_sources(None), elem_id="sources")
+        outputs = [chatbot, sources, box, turns]
+        box.submit(respond, [box, chatbot, turns], outputs)
+        send.click(respond, [box, chatbot, turns], outputs)
+        clear.click(lambda: ([], render_sources(None), "", []), None, outputs, queue=False)
+        chatbot.like(on_like, [turns], None)
+    demo.queue(default_concurrency_limit=settings.concurrency)
+    return demo
+
+
+def launch(demo: gr.Blocks, settings: Settings) -> None:
+    """Serve the page. Fonts are the system's (Gradio's default theme would load
+    web fonts), so the page needs nothing from outside the intranet."""
+    theme = gr.themes.Soft(
+        font=["PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", "system-ui", "sans-serif"],
+        font_mono=["ui-monospace", "Consolas", "monospace"],
+    )
+    demo.launch(
+        server_name=settings.host,
+        server_port=settings.port,
+        share=False,
+        ssr_mode=False,
+        show_error=False,
+        quiet=True,
+        theme=theme,
+        css=CSS,
+    )
+
+
+@click.command(help="启动工会案例问答网页。")
+@click.option("--host", help="监听地址（默认 127.0.0.1）")
+@click.option("--port", type=int, help="端口（默认 7860）")
+@click.option("--index-dir", type=click.Path(path_type=Path), help="索引目录（默认 data/index）")
+@exit_on_error
+def main(host: str | None, port: int | None, index_dir: Path | None) -> None:
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    settings = load_settings(host=host, port=port, index_dir=index_dir)
+    service = AnswerService.open(settings)
+    demo = create_app(settings, service)
+    click.echo(f"工会案例问答已启动：http://{settings.host}:{settings.port}", err=True)
+    launch(demo, settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""Place names: which ones the corpus's organisations carry, which ones a user
+may name, and how they are spelled in pinyin ("Anhui" -> 安徽)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import jieba
+
+# Provincial-level divisions, their capitals and large cities: enough to notice
+# a question about a place the corpus never mentions.
+GAZETTEER = frozenset(
+    """
+北京 天津 上海 重庆 河北 山西 辽宁 吉林 黑龙江 江苏 浙江 安徽 福建 江西 山东 河南 湖北 湖南 广东
+海南 四川 贵州 云南 陕西 甘肃 青海 台湾 内蒙古 广西 西藏 宁夏 新疆 香港 澳门 石家庄 太原 沈阳
+长春 哈尔滨 南京 杭州 合肥 福州 南昌 济南 郑州 武汉 长沙 广州 海口 成都 贵阳 昆明 西安 兰州 西宁
+呼和浩特 南宁 拉萨 银川 乌鲁木齐 深圳 苏州 青岛 大连 宁波 厦门 无锡 东莞 佛山 温州
+""".split()
+)
+# Official romanisations that plain pinyin gets wrong (陕西 would read "shanxi",
+# which is 山西).
+OFFICIAL_SPELLINGS = {"陕西": "shaanxi"}
+_GENERIC_ORG_WORDS = frozenset(
+    ["总工会", "工会", "委员会", "联合会", "自治区", "维吾尔", "回族", "壮族"]
+)
+_CJK_WORD = re.compile(r"^[\u3400-\u9fff]{2,5}$")
+
+
+def organisation_places(organisations: Iterable[str]) -> set[str]:
+    """'福建龙岩市总工会' -> {福建, 龙岩市, 龙岩}: the places in organisation names,
+    with and without their 省/市 suffix, since users ask both ways."""
+    places: set[str] = set()
+    for org in organisations:
+        for word in jieba.lcut(org):
+            if word in _GENERIC_ORG_WORDS or not _CJK_WORD.match(word):
+                continue
+            places.add(word)
+            if word[-1] in "省市县区" and len(word) > 2:
+                places.add(word[:-1])
+    return places
+
+
+def pinyin_spellings(places: Iterable[str]) -> dict[str, list[str]]:
+    """{'anhui': ['安徽'], 'shaanxi': ['陕西'], ...} for the given Chinese names."""
+    from pypinyin import lazy_pinyin
+
+    spellings: dict[str, list[str]] = {}
+    for place in sorted(set(places)):
+        for spelling in {"".join(lazy_pinyin(place)), OFFICIAL_SPELLINGS.get(place, "")} - {""}:
+            spellings.setdefault(spelling, []).append(place)
+    return spellings
+
+
+def spelled_places(text: str, spellings: dict[str, list[str]]) -> list[str]:
+    """Chinese names of the places a text spells in pinyin/English."""
+    return [p for word in re.findall(r"[a-z]+", text.lower()) for p in spellings.get(word, ())]
