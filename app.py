@@ -134,7 +134,12 @@ def create_app(settings: Settings, service: AnswerService) -> gr.Blocks:
                 history[-1] = {"role": "assistant", "content": render_answer(event)}
                 turns = [
                     *turns,
-                    {"question": message, "searched": event.question, "answer": event.to_json()},
+                    {
+                        "message": len(history) - 1,  # which chat message 👍/👎 refers to
+                        "question": message,
+                        "searched": event.question,
+                        "answer": event.to_json(),
+                    },
                 ]
                 yield history, render_sources(event), "", turns
         except EmptyQuestion:
@@ -143,16 +148,13 @@ def create_app(settings: Settings, service: AnswerService) -> gr.Blocks:
 
     def on_like(data: gr.LikeData, turns: list):
         index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
-        turn = (index - 1) // 2 if isinstance(index, int) else -1
-        if 0 <= turn < len(turns):
-            feedback.add(
-                {
-                    "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                    "liked": bool(data.liked),
-                    **turns[turn],
-                }
-            )
-            gr.Info("感谢反馈！")
+        turn = next((t for t in turns if t["message"] == index), None)
+        if turn is None:
+            return
+        liked = data.liked if isinstance(data.liked, bool) else data.liked == "Like"
+        record = {k: v for k, v in turn.items() if k != "message"}
+        feedback.add({"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "liked": liked, **record})
+        gr.Info("感谢反馈！")
 
     with gr.Blocks(title=TITLE, analytics_enabled=False, fill_height=True) as demo:
         turns = gr.State([])

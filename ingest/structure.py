@@ -150,9 +150,14 @@ class _BigramTfidf:
     def __init__(self, blocks: list[str]) -> None:
         self.n = max(len(blocks), 1)
         self.df = Counter(g for b in blocks for g in set(_bigrams(b)))
+        self._block_counts: dict[str, Counter[str]] = {}
 
     def of(self, blocks: list[str]) -> dict[str, float]:
-        counts = Counter(g for b in blocks for g in _bigrams(b))
+        counts: Counter[str] = Counter()
+        for block in blocks:
+            if block not in self._block_counts:
+                self._block_counts[block] = Counter(_bigrams(block))
+            counts.update(self._block_counts[block])
         return {g: c * math.log(self.n / self.df.get(g, 1) + 1) for g, c in counts.items()}
 
 

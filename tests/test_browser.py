@@ -130,6 +130,11 @@ def test_ask_see_answer_and_cited_source(page, server):
     record = json.loads(feedback.read_text(encoding="utf-8").splitlines()[-1])
     assert record["liked"] is True and record["question"].startswith("北京的双沟通")
     assert "37885" in record["answer"]["answer"] and record["answer"]["citations"]
+    page.get_by_label("Dislike").last.click()
+    deadline = time.time() + 10
+    while len(feedback.read_text(encoding="utf-8").splitlines()) < 2 and time.time() < deadline:
+        time.sleep(0.2)
+    assert json.loads(feedback.read_text(encoding="utf-8").splitlines()[-1])["liked"] is False
 
     external = [u for u in page.requests if not u.startswith((url, "data:", "blob:"))]
     assert external == [], external
