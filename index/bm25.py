@@ -4,7 +4,6 @@ ingest time and saved as plain .npy/.json files, never rebuilt per query."""
 from __future__ import annotations
 
 import json
-import logging
 import re
 from pathlib import Path
 
@@ -34,7 +33,6 @@ _CJK_WORD = re.compile(r"^[\u3400-\u9fff]{2,4}$")
 def tokenize(text: str) -> list[str]:
     """Search-mode jieba cut: long words also yield their parts (驿站枫桥 ->
     驿站, 枫桥, 驿站枫桥), so a question matches either form."""
-    jieba.setLogLevel(logging.WARNING)
     tokens = jieba.lcut_for_search(text.lower())
     return [t for t in tokens if is_content_word(t)]
 
