@@ -3,6 +3,8 @@ plain files; search over both."""
 
 import logging
 
-# jieba announces every dictionary load on the root handler; our CLIs and the
-# app print their own progress, so keep its chatter to warnings.
-logging.getLogger("jieba").setLevel(logging.WARNING)
+import jieba
+
+# jieba announces every dictionary load at DEBUG level on its own handler (set
+# when it is imported); our CLIs and the app print their own progress.
+jieba.setLogLevel(logging.WARNING)
