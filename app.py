@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import threading
 import time
 from pathlib import Path
@@ -20,8 +19,10 @@ import gradio as gr
 
 from answer.records import Answer
 from answer.service import EMPTY_PROMPT, AnswerService
-from errors import EmptyQuestion, exit_on_error
+from errors import EmptyQuestion, IndexNotFound, ManifestMismatch, exit_on_error
 from settings import Settings, load_settings
+from web.api import create_api
+from web.guard import Guard
 
 TITLE = "工会案例问答"
 SHOWN_QUESTION_CHARS = 300
@@ -198,37 +199,51 @@ def create_app(settings: Settings, service: AnswerService) -> gr.Blocks:
     return demo
 
 
-def launch(demo: gr.Blocks, settings: Settings) -> None:
-    """Serve the page. Fonts are the system's (Gradio's default theme would load
-    web fonts), so the page needs nothing from outside the intranet."""
+def create_server(settings: Settings, service: AnswerService | None, problem: str = ""):
+    """The whole site: API and widget, the chat page mounted at /, the guard in front.
+    Fonts are the system's (Gradio's default theme would load web fonts), so the
+    page needs nothing from outside the intranet."""
     theme = gr.themes.Soft(
         font=["PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", "system-ui", "sans-serif"],
         font_mono=["ui-monospace", "Consolas", "monospace"],
     )
-    demo.launch(
-        server_name=settings.host,
-        server_port=settings.port,
-        share=False,
-        ssr_mode=False,
-        show_error=False,
-        quiet=True,
-        theme=theme,
-        css=CSS,
+    api = create_api(settings, service, problem)
+    page = create_app(settings, service) if service else unavailable_page(problem)
+    site = gr.mount_gradio_app(
+        api, page, path="/", ssr_mode=False, show_error=False, theme=theme, css=CSS, footer_links=[]
     )
+    return Guard(site, settings)
 
 
-@click.command(help="启动工会案例问答网页。")
+def unavailable_page(problem: str) -> gr.Blocks:
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as page:
+        gr.Markdown(f"# {TITLE}\n\n**问答服务暂不可用：** {escape(problem)}")
+    return page
+
+
+@click.command(help="启动工会案例问答网页、HTTP API 和嵌入式小部件。")
 @click.option("--host", help="监听地址（默认 127.0.0.1）")
 @click.option("--port", type=int, help="端口（默认 7860）")
 @click.option("--index-dir", type=click.Path(path_type=Path), help="索引目录（默认 data/index）")
 @exit_on_error
 def main(host: str | None, port: int | None, index_dir: Path | None) -> None:
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    import uvicorn
+
     settings = load_settings(host=host, port=port, index_dir=index_dir)
-    service = AnswerService.open(settings)
-    demo = create_app(settings, service)
+    service, problem = None, ""
+    try:
+        service = AnswerService.open(settings)
+    except (IndexNotFound, ManifestMismatch) as exc:
+        # Serve anyway: the page says what to run and /api/health reports 503.
+        problem = str(exc)
+        click.echo(f"警告：{problem}", err=True)
     click.echo(f"工会案例问答已启动：http://{settings.host}:{settings.port}", err=True)
-    launch(demo, settings)
+    uvicorn.run(
+        create_server(settings, service, problem),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+    )
 
 
 if __name__ == "__main__":

@@ -7,11 +7,12 @@ override them with flags; nothing here is read at import time.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 SHIPPED_CORPUS = PROJECT_ROOT / "corpus" / "cases"
@@ -25,6 +26,7 @@ SearchMode = Literal["hybrid", "dense", "bm25"]
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GHQA_", extra="ignore")
+    # Lists such as GHQA_ALLOWED_ORIGINS arrive as plain strings, split below.
 
     data_dir: Path = Field(
         default=PROJECT_ROOT / "data",
@@ -98,6 +100,25 @@ class Settings(BaseSettings):
     port: int = Field(default=7860, ge=1, le=65535)
     concurrency: int = Field(default=4, ge=1, description="Questions answered at once.")
 
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Other sites (scheme://host[:port]) whose pages may use the API and "
+        "widget and frame the chat page; the app's own origin always may.",
+    )
+    api_token: str | None = Field(default=None, description="Secret: required as Bearer token.")
+    rate_limit_per_minute: int = Field(default=30, ge=1, description="Questions per client.")
+    max_request_bytes: int = Field(default=16_384, ge=256)
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        """GHQA_ALLOWED_ORIGINS may be a comma-separated list as well as JSON."""
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return [v.strip().rstrip("/") for v in value.split(",") if v.strip()]
+        return value
+
     def resolved_index_dir(self) -> Path:
         return self.index_dir or self.data_dir / "index"
 
@@ -111,11 +132,14 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment, with explicit (CLI) values taking priority."""
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     from errors import GhqaError
 
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        raise GhqaError(f"配置无效：{exc}") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         name = str(first["loc"][0]) if first["loc"] else "?"

@@ -49,14 +49,18 @@ class AnswerService:
             )
         return cls(Searcher.open(settings), settings, llm)
 
-    def answer(self, question: str, previous: list[str] | None = None) -> Answer:
+    def answer(
+        self, question: str, previous: list[str] | None = None, k: int | None = None
+    ) -> Answer:
         final = None
-        for event in self.stream(question, previous):
+        for event in self.stream(question, previous, k):
             final = event
         assert isinstance(final, Answer)
         return final
 
-    def stream(self, question: str, previous: list[str] | None = None) -> Iterator[str | Answer]:
+    def stream(
+        self, question: str, previous: list[str] | None = None, k: int | None = None
+    ) -> Iterator[str | Answer]:
         """Yield the growing answer text (when a model streams it), then the Answer.
         Raises EmptyQuestion for an empty question: the caller prompts, no search."""
         notes = []
@@ -67,7 +71,7 @@ class AnswerService:
         searched = rewrite(cleaned, previous or [], self.judge.places_in)
         if searched != cleaned:
             notes.append(f"结合上文，按“{searched}”检索。")
-        hits = self.search(searched)
+        hits = self.search(searched, k)
         evidence = self.judge.assess(searched, hits)
         if not evidence.answerable(
             self.settings.refuse_min_coverage, self.settings.refuse_min_dense
@@ -83,13 +87,13 @@ class AnswerService:
         text, citations = self.extractor.answer(searched, hits)
         yield Answer(text, citations, False, tuple(notes), searched)
 
-    def search(self, question: str) -> list[Hit]:
+    def search(self, question: str, k: int | None = None) -> list[Hit]:
         """Top passages; when the question names places, only passages about them
         (a question about 江苏 is not answered from 北京's case)."""
         hits = self.searcher.search(question, k=_CANDIDATES)
         places = self.judge.places_in(question)
         about = [h for h in hits if any(p in h.chunk.index_text for p in places)]
-        return (about or hits)[: self.settings.top_k]
+        return (about or hits)[: k or self.settings.top_k]
 
     def _from_llm(self, question: str, hits: list[Hit], notes: list[str]) -> Iterator[str | Answer]:
         text = ""

@@ -1,0 +1,191 @@
+"""The HTTP API contract and who may use it, against a real server on loopback.
+
+The embedding model is the hashing stand-in (tests/fakes.py): these tests are
+about status codes, headers and fields, not about ranking.
+"""
+
+import httpx
+import pytest
+
+from answer.service import AnswerService
+from app import create_server
+from index.build import update_index
+from index.searcher import Searcher
+from index.store import load_index
+from settings import SHIPPED_CORPUS
+from tests.fakes import HashingEmbedder
+from tests.servers import LoopbackServer
+
+ALLOWED = "http://intranet.example:8080"
+QUESTION = {"question": "北京的双沟通一共开了多少场职工沟通会？"}
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    from settings import Settings
+
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("api"), model="fake-hashing-embedder", refuse_min_dense=0.0
+    )
+    embedder = HashingEmbedder()
+    update_index(settings, [SHIPPED_CORPUS], embedder=embedder, progress=False)
+    searcher = Searcher(load_index(settings.resolved_index_dir()), embedder, settings)
+    return AnswerService(searcher, settings)
+
+
+def serve(service, **overrides):
+    settings = service.settings.model_copy(update={"allowed_origins": [ALLOWED], **overrides})
+    return LoopbackServer(create_server(settings, service))
+
+
+@pytest.fixture(scope="module")
+def server(service):
+    with serve(service, rate_limit_per_minute=1000) as running:
+        yield running
+
+
+def test_ask_contract(server):
+    response = httpx.post(f"{server.url}/api/ask", json={**QUESTION, "k": 3})
+    assert response.status_code == 200
+    body = response.json()
+    assert {"answer", "refused", "citations", "latency_ms"} <= set(body)
+    assert isinstance(body["answer"], str) and body["refused"] is False
+    assert isinstance(body["latency_ms"], float) and body["latency_ms"] > 0
+    assert "37885" in body["answer"]
+    citation = body["citations"][0]
+    assert {"n", "text", "organisation", "title", "document", "score"} <= set(citation)
+    assert citation["n"] == 1 and citation["organisation"] == "北京市总工会"
+    assert isinstance(citation["score"], float)
+
+
+def test_history_makes_a_followup(server):
+    body = httpx.post(
+        f"{server.url}/api/ask",
+        json={
+            "question": "那江苏呢？",
+            "history": [
+                {"role": "user", "content": QUESTION["question"]},
+                {"role": "assistant", "content": "……"},
+            ],
+        },
+    ).json()
+    assert body["question"] == "江苏的双沟通一共开了多少场职工沟通会？"
+
+
+def test_health(server):
+    response = httpx.get(f"{server.url}/api/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok" and body["index"]["cases"] == 15
+    assert body["model"] == {"id": "fake-hashing-embedder", "dim": 64}
+
+
+@pytest.mark.parametrize(
+    ("payload", "kind", "message"),
+    [
+        (b"not json", "bad_request", "请求体必须是 UTF-8 编码的 JSON 对象。"),
+        (b'{"q": 1}', "bad_request", "缺少字段 question（字符串）。"),
+        (b'{"question": "x", "k": 0}', "bad_request", "k 必须是 1 到 10 之间的整数。"),
+        (
+            b'{"question": "x", "history": "x"}',
+            "bad_request",
+            "history 必须是数组：之前的问题（字符串）或 {role, content} 消息。",
+        ),
+        (
+            b'{"question": "   "}',
+            "empty_question",
+            "问题为空：请输入要查询的问题，例如：北京的双沟通一共开了多少场职工沟通会？",
+        ),
+    ],
+)
+def test_bad_requests_get_json_errors(server, payload, kind, message):
+    response = httpx.post(
+        f"{server.url}/api/ask", content=payload, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json() == {"error": {"type": kind, "message": message}}
+
+
+def test_request_size_limit(server):
+    response = httpx.post(f"{server.url}/api/ask", json={"question": "问" * 20000})
+    assert response.status_code == 413
+    assert response.json()["error"]["type"] == "too_large"
+
+
+def test_origin_allowlist(server):
+    allowed = httpx.post(f"{server.url}/api/ask", json=QUESTION, headers={"Origin": ALLOWED})
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == ALLOWED
+    denied = httpx.post(
+        f"{server.url}/api/ask", json=QUESTION, headers={"Origin": "http://evil.example"}
+    )
+    assert denied.status_code == 403
+    assert denied.json()["error"]["type"] == "origin_not_allowed"
+    assert "access-control-allow-origin" not in denied.headers and "37885" not in denied.text
+    same = httpx.post(f"{server.url}/api/ask", json=QUESTION, headers={"Origin": server.url})
+    assert same.status_code == 200 and "access-control-allow-origin" not in same.headers
+    preflight = httpx.options(
+        f"{server.url}/api/ask",
+        headers={
+            "Origin": ALLOWED,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+    assert preflight.status_code == 204
+    assert "Content-Type" in preflight.headers["access-control-allow-headers"]
+    assert (
+        httpx.options(
+            f"{server.url}/api/ask", headers={"Origin": "http://evil.example"}
+        ).status_code
+        == 403
+    )
+
+
+def test_chat_page_may_only_be_framed_by_allowed_sites(server):
+    page = httpx.get(f"{server.url}/")
+    assert page.status_code == 200
+    assert page.headers["content-security-policy"] == f"frame-ancestors 'self' {ALLOWED}"
+
+
+def test_widget_script_is_served(server):
+    response = httpx.get(f"{server.url}/widget.js")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/javascript")
+    assert "attachShadow" in response.text and "http" not in response.text.split("*/", 1)[1]
+
+
+def test_bearer_token(service):
+    with serve(service, api_token="s3cret") as running:
+        missing = httpx.post(f"{running.url}/api/ask", json=QUESTION)
+        wrong = httpx.post(
+            f"{running.url}/api/ask", json=QUESTION, headers={"Authorization": "Bearer nope"}
+        )
+        right = httpx.post(
+            f"{running.url}/api/ask", json=QUESTION, headers={"Authorization": "Bearer s3cret"}
+        )
+    assert missing.status_code == wrong.status_code == 401
+    assert missing.json()["error"]["type"] == "unauthorized"
+    assert right.status_code == 200
+
+
+def test_rate_limit(service):
+    with serve(service, rate_limit_per_minute=3) as running:
+        codes = [httpx.post(f"{running.url}/api/ask", json=QUESTION).status_code for _ in range(4)]
+        limited = httpx.post(f"{running.url}/api/ask", json=QUESTION)
+    assert codes == [200, 200, 200, 429]
+    assert limited.status_code == 429 and 1 <= int(limited.headers["retry-after"]) <= 60
+    assert limited.json()["error"]["type"] == "rate_limited"
+
+
+def test_no_index_gives_503(service):
+    settings = service.settings
+    with LoopbackServer(create_server(settings, None, "还没有索引。请先建索引。")) as running:
+        ask = httpx.post(f"{running.url}/api/ask", json=QUESTION)
+        health = httpx.get(f"{running.url}/api/health")
+        page = httpx.get(f"{running.url}/")
+    assert ask.status_code == health.status_code == 503
+    assert ask.json() == {
+        "error": {"type": "index_unavailable", "message": "还没有索引。请先建索引。"}
+    }
+    assert page.status_code == 200

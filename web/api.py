@@ -1,0 +1,118 @@
+"""The HTTP API and the widget script, served by the same process as the page.
+
+    POST /api/ask     {"question", "history"?, "k"?} -> answer with citations
+    GET  /api/health  index and model status (503 when no index is loaded)
+    GET  /widget.js   the embeddable chat widget
+
+Errors are JSON {"error": {"type", "message"}} with the matching status.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from answer.service import AnswerService
+from errors import EmptyQuestion
+from settings import Settings
+from web.guard import error_body
+
+WIDGET_JS = Path(__file__).resolve().parent / "static" / "widget.js"
+MAX_K = 10
+
+
+class BadRequest(Exception):
+    pass
+
+
+def json_error(status: int, kind: str, message: str) -> JSONResponse:
+    return JSONResponse(json.loads(error_body(kind, message)), status_code=status)
+
+
+def parse_ask(body: bytes, max_bytes: int) -> tuple[str, list[str], int | None]:
+    if len(body) > max_bytes:
+        raise BadRequest("too_large")
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest("请求体必须是 UTF-8 编码的 JSON 对象。") from None
+    if not isinstance(data, dict) or not isinstance(data.get("question"), str):
+        raise BadRequest("缺少字段 question（字符串）。")
+    history = data.get("history") or []
+    if not isinstance(history, list):
+        raise BadRequest("history 必须是数组：之前的问题（字符串）或 {role, content} 消息。")
+    previous = [
+        h if isinstance(h, str) else h.get("content", "")
+        for h in history
+        if isinstance(h, str) or (isinstance(h, dict) and h.get("role") == "user")
+    ]
+    k = data.get("k")
+    if k is not None and (not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K):
+        raise BadRequest(f"k 必须是 1 到 {MAX_K} 之间的整数。")
+    return data["question"], [p for p in previous if isinstance(p, str)], k
+
+
+def create_api(settings: Settings, service: AnswerService | None, problem: str = "") -> FastAPI:
+    """The FastAPI app with the guard in front; the chat page is mounted on it."""
+    api = FastAPI(
+        title="工会案例问答 API",
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    router = APIRouter()
+
+    @router.post("/api/ask")
+    async def ask(request: Request) -> Response:
+        if service is None:
+            return json_error(503, "index_unavailable", problem or "索引未加载。")
+        try:
+            question, previous, k = parse_ask(await request.body(), settings.max_request_bytes)
+        except BadRequest as exc:
+            if str(exc) == "too_large":
+                return json_error(
+                    413, "too_large", f"请求过大：最多 {settings.max_request_bytes} 字节。"
+                )
+            return json_error(400, "bad_request", str(exc))
+        started = time.perf_counter()
+        try:
+            answer = service.answer(question, previous, k=k)
+        except EmptyQuestion as exc:
+            return json_error(400, "empty_question", str(exc))
+        body = answer.to_json()
+        body["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        return JSONResponse(body)
+
+    @router.get("/api/health")
+    async def health() -> Response:
+        if service is None:
+            return JSONResponse({"status": "unavailable", "message": problem}, status_code=503)
+        manifest = service.searcher.index.manifest
+        return JSONResponse(
+            {
+                "status": "ok",
+                "index": {
+                    "chunks": manifest["counts"]["chunks"],
+                    "files": manifest["counts"]["files"],
+                    "cases": manifest["counts"]["cases"],
+                    "built": manifest["created"],
+                },
+                "model": {"id": manifest["model"]["id"], "dim": manifest["model"]["dim"]},
+                "llm": bool(service.llm),
+            }
+        )
+
+    @router.get("/widget.js")
+    async def widget() -> Response:
+        return Response(
+            WIDGET_JS.read_text(encoding="utf-8"),
+            media_type="application/javascript; charset=utf-8",
+            headers={"Cache-Control": "no-cache"},
+        )
+
+    api.include_router(router)
+    return api
