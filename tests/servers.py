@@ -1,12 +1,16 @@
-"""Run the real site (API, widget, chat page, guard) with uvicorn on loopback."""
+"""Helpers for tests that serve the real site on loopback."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import threading
 import time
+from pathlib import Path
 
 import uvicorn
+
+from settings import SHIPPED_CORPUS
 
 
 def free_port() -> int:
@@ -35,3 +39,11 @@ class LoopbackServer:
     def __exit__(self, *exc) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
+
+
+def corpus_with(root: Path, name: str, text: str) -> Path:
+    """A copy of the shipped corpus in `root` plus one extra file."""
+    corpus = root / "corpus"
+    shutil.copytree(SHIPPED_CORPUS, corpus)
+    (corpus / name).write_text(text, encoding="utf-8")
+    return corpus

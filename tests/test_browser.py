@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +14,8 @@ import urllib.request
 import pytest
 
 from index.build import update_index
-from settings import PROJECT_ROOT, SHIPPED_CORPUS
+from settings import PROJECT_ROOT
+from tests.servers import corpus_with, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -36,21 +35,13 @@ INJECTED = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, real_settings, real_embedder):
     root = tmp_path_factory.mktemp("browser")
-    corpus = root / "corpus"
-    shutil.copytree(SHIPPED_CORPUS, corpus)
-    (corpus / "injected.txt").write_text(INJECTED, encoding="utf-8")
+    corpus = corpus_with(root, "injected.txt", INJECTED)
     settings = real_settings.model_copy(update={"data_dir": root, "index_dir": root / "index"})
     update_index(settings, [corpus], embedder=real_embedder, progress=False)
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "HF_HUB_OFFLINE": "1",

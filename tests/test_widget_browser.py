@@ -8,7 +8,6 @@ allow. The real default model answers.
 from __future__ import annotations
 
 import functools
-import shutil
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
@@ -19,8 +18,8 @@ from app import create_server
 from index.build import update_index
 from index.searcher import Searcher
 from index.store import load_index
-from settings import PROJECT_ROOT, SHIPPED_CORPUS
-from tests.servers import LoopbackServer, free_port
+from settings import PROJECT_ROOT
+from tests.servers import LoopbackServer, corpus_with, free_port
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 
 pytestmark = pytest.mark.slow
@@ -55,9 +54,7 @@ class PageServer:
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory, real_settings, real_embedder):
     root = tmp_path_factory.mktemp("widget")
-    corpus = root / "corpus"
-    shutil.copytree(SHIPPED_CORPUS, corpus)
-    (corpus / "injected.txt").write_text(INJECTED, encoding="utf-8")
+    corpus = corpus_with(root, "injected.txt", INJECTED)
     pages = root / "pages"
     pages.mkdir()
     allowed_page, other_page = PageServer(pages), PageServer(pages)
