@@ -15,7 +15,6 @@ from answer.extractive import Extractor
 from answer.followup import rewrite
 from answer.llm import ChatClient, LlmError, check_citations, cited_numbers, render_messages
 from answer.records import Answer, Citation
-from errors import EmptyQuestion
 from index.searcher import Hit, Searcher, clean_question
 from settings import Settings
 
@@ -111,6 +110,3 @@ class AnswerService:
             notes.append("大模型的回答没有标注出处，请核对下方资料。")
         citations = tuple(Citation(n, hits[n - 1]) for n in numbers)
         yield Answer(text, citations, False, tuple(notes), question)
-
-
-__all__ = ["EMPTY_PROMPT", "REFUSAL", "AnswerService", "EmptyQuestion"]

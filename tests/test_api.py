@@ -110,6 +110,10 @@ def test_request_size_limit(server):
     response = httpx.post(f"{server.url}/api/ask", json={"question": "问" * 20000})
     assert response.status_code == 413
     assert response.json()["error"]["type"] == "too_large"
+    # A chunked body has no Content-Length: the route checks what it read.
+    body = ('{"question": "' + "问" * 20000 + '"}').encode()
+    chunked = httpx.post(f"{server.url}/api/ask", content=iter([body[:1000], body[1000:]]))
+    assert chunked.status_code == 413
 
 
 def test_origin_allowlist(server):

@@ -26,7 +26,11 @@ MAX_K = 10
 
 
 class BadRequest(Exception):
-    pass
+    """400: the message says what is wrong with the request."""
+
+
+class TooLarge(Exception):
+    """413: the body is over the configured size."""
 
 
 def json_error(status: int, kind: str, message: str) -> JSONResponse:
@@ -34,8 +38,8 @@ def json_error(status: int, kind: str, message: str) -> JSONResponse:
 
 
 def parse_ask(body: bytes, max_bytes: int) -> tuple[str, list[str], int | None]:
-    if len(body) > max_bytes:
-        raise BadRequest("too_large")
+    if len(body) > max_bytes:  # a chunked body has no Content-Length for the guard
+        raise TooLarge
     try:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
