@@ -37,9 +37,18 @@ def json_error(status: int, kind: str, message: str) -> JSONResponse:
     return JSONResponse(json.loads(error_body(kind, message)), status_code=status)
 
 
-def parse_ask(body: bytes, max_bytes: int) -> tuple[str, list[str], int | None]:
-    if len(body) > max_bytes:  # a chunked body has no Content-Length for the guard
-        raise TooLarge
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The body, but never more than `limit` bytes of it in memory: a chunked
+    upload has no Content-Length for the guard to check in advance."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise TooLarge
+    return bytes(body)
+
+
+def parse_ask(body: bytes) -> tuple[str, list[str], int | None]:
     try:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
@@ -75,12 +84,13 @@ def create_api(settings: Settings, service: AnswerService | None, problem: str =
         if service is None:
             return json_error(503, "index_unavailable", problem or "索引未加载。")
         try:
-            question, previous, k = parse_ask(await request.body(), settings.max_request_bytes)
+            question, previous, k = parse_ask(
+                await read_limited(request, settings.max_request_bytes)
+            )
+        except TooLarge:
+            size = settings.max_request_bytes
+            return json_error(413, "too_large", f"请求过大：最多 {size} 字节。")
         except BadRequest as exc:
-            if str(exc) == "too_large":
-                return json_error(
-                    413, "too_large", f"请求过大：最多 {settings.max_request_bytes} 字节。"
-                )
             return json_error(400, "bad_request", str(exc))
         started = time.perf_counter()
         try:
