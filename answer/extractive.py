@@ -42,7 +42,9 @@ class Extractor:
         self._max_sentences = max_sentences
         self._cache: dict[str, np.ndarray] = {}
 
-    def answer(self, question: str, hits: list[Hit]) -> tuple[str, tuple[Citation, ...]]:
+    def answer(
+        self, question: str, hits: list[Hit], query_vector: np.ndarray | None = None
+    ) -> tuple[str, tuple[Citation, ...]]:
         candidates = [
             _Candidate(sentence, i, pos)
             for i, hit in enumerate(hits)
@@ -50,7 +52,9 @@ class Extractor:
         ]
         if not candidates:
             return "", ()
-        scores = self._score(question, candidates)
+        if query_vector is None:
+            query_vector = self._embedder.embed_query(question)
+        scores = self._score(question, query_vector, candidates)
         order = np.argsort(-scores, kind="stable")
         best = scores[order[0]]
         chosen = [candidates[order[0]]]
@@ -62,8 +66,7 @@ class Extractor:
         chosen.sort(key=lambda c: (c.hit_index, c.position))
         return compose(chosen, hits)
 
-    def _score(self, question: str, candidates: list[_Candidate]) -> np.ndarray:
-        query = self._embedder.embed_query(question)
+    def _score(self, question: str, query: np.ndarray, candidates: list[_Candidate]) -> np.ndarray:
         meaning = self._vectors([c.sentence for c in candidates]) @ query
         spread = meaning.max() - meaning.min()
         meaning = (meaning - meaning.min()) / spread if spread > 1e-6 else np.ones_like(meaning)

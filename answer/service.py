@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
+
 from answer.evidence import EvidenceJudge
 from answer.extractive import Extractor
 from answer.followup import rewrite
@@ -70,7 +72,9 @@ class AnswerService:
         searched = rewrite(cleaned, previous or [], self.judge.places_in)
         if searched != cleaned:
             notes.append(f"结合上文，按“{searched}”检索。")
-        hits = self.search(searched, k)
+        # Embedded once: the search and the sentence scoring both need it.
+        query_vector = self.searcher.embedder.embed_query(searched)
+        hits = self.search(searched, k, query_vector)
         evidence = self.judge.assess(searched, hits)
         if not evidence.answerable(
             self.settings.refuse_min_coverage, self.settings.refuse_min_dense
@@ -83,13 +87,15 @@ class AnswerService:
                 return
             except LlmError as exc:
                 notes.append(f"{exc}，以下为资料摘录。")
-        text, citations = self.extractor.answer(searched, hits)
+        text, citations = self.extractor.answer(searched, hits, query_vector)
         yield Answer(text, citations, False, tuple(notes), searched)
 
-    def search(self, question: str, k: int | None = None) -> list[Hit]:
+    def search(
+        self, question: str, k: int | None = None, query_vector: np.ndarray | None = None
+    ) -> list[Hit]:
         """Top passages; when the question names places, only passages about them
         (a question about 江苏 is not answered from 北京's case)."""
-        hits = self.searcher.search(question, k=_CANDIDATES)
+        hits = self.searcher.search(question, k=_CANDIDATES, query_vector=query_vector)
         places = self.judge.places_in(question)
         about = [h for h in hits if any(p in h.chunk.index_text for p in places)]
         return (about or hits)[: k or self.settings.top_k]

@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
 from errors import EmptyQuestion
 from index import dense, store
 from index.embedder import Embedder, load_embedder
@@ -80,22 +82,27 @@ class Searcher:
         k: int | None = None,
         mode: SearchMode | None = None,
         timings: Timings | None = None,
+        query_vector: np.ndarray | None = None,
     ) -> list[Hit]:
+        """`query_vector`: the question already embedded by the caller, if it was."""
         question = clean_question(question)
         k = k or self.settings.top_k
         mode = mode or self.settings.mode
         timings = timings or Timings()
         n = max(self.settings.candidates, k)
-        dense_hits = self._dense(question, n, timings) if mode != "bm25" else []
+        dense_hits = self._dense(question, n, timings, query_vector) if mode != "bm25" else []
         bm25_hits = self._bm25(question, n, timings) if mode != "dense" else []
         started = time.perf_counter()
         hits = self._rank(dense_hits, bm25_hits, k, mode)
         timings.fusion = (time.perf_counter() - started) * 1000
         return hits
 
-    def _dense(self, question: str, n: int, timings: Timings) -> list[tuple[int, float]]:
+    def _dense(
+        self, question: str, n: int, timings: Timings, vector: np.ndarray | None
+    ) -> list[tuple[int, float]]:
         started = time.perf_counter()
-        vector = self.embedder.embed_query(question)
+        if vector is None:
+            vector = self.embedder.embed_query(question)
         timings.embed = (time.perf_counter() - started) * 1000
         started = time.perf_counter()
         hits = dense.top(self.index.faiss, vector, n)
