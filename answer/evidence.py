@@ -31,9 +31,7 @@ TOP_PASSAGES = 3
 class Evidence:
     dense_top: float
     coverage: float
-    places: tuple[str, ...]
     missing_places: tuple[str, ...]
-    missing_terms: tuple[str, ...]
 
     def answerable(self, min_coverage: float, min_dense: float) -> bool:
         return (
@@ -67,8 +65,7 @@ class EvidenceJudge:
         total = sum(weights.values())
         coverage = sum(weights[t] for t in present) / total if total else 1.0
         dense_top = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
-        missing = tuple(sorted(set(weights) - present, key=lambda t: -weights[t]))
-        return Evidence(dense_top, coverage, tuple(places), missing_places, missing)
+        return Evidence(dense_top, coverage, missing_places)
 
     def term_weights(self, question: str, places: list[str] | None = None) -> dict[str, float]:
         """IDF weights of the question's words. Whole words (jieba's accurate

@@ -11,7 +11,7 @@ import bm25s
 import jieba
 import numpy as np
 
-from index.places import organisation_places, pinyin_spellings, spelled_places
+from index.places import CJK_WORD, organisation_places, pinyin_spellings, spelled_places
 
 # Function words and question words carry no evidence about which passage
 # answers; left in, "多少" or "哪些" would pull in any passage with a number.
@@ -24,10 +24,9 @@ the a an of to in and or is are was what how which who many much
 """.split()
 )
 TOKENIZER_ID = (
-    f"jieba-{jieba.__version__}:cut_for_search:lower:stopwords-v2:pinyin-place-aliases-v3"
+    f"jieba-{jieba.__version__}:cut_for_search:lower:stopwords-v2:pinyin-place-aliases-v4"
 )
 _WORDLIKE = re.compile(r"[\w\u3400-\u9fff]")
-_CJK_WORD = re.compile(r"^[\u3400-\u9fff]{2,4}$")
 
 
 def tokenize(text: str) -> list[str]:
@@ -50,7 +49,7 @@ def place_aliases(vocabulary: set[str], organisations: set[str]) -> dict[str, li
     import jieba.posseg
 
     tags = jieba.posseg.dt.word_tag_tab
-    places = {w for w in vocabulary if tags.get(w) == "ns" and _CJK_WORD.match(w)}
+    places = {w for w in vocabulary if tags.get(w) == "ns" and CJK_WORD.match(w)}
     return pinyin_spellings(places | organisation_places(organisations))
 
 

@@ -24,7 +24,7 @@ OFFICIAL_SPELLINGS = {"陕西": "shaanxi"}
 _GENERIC_ORG_WORDS = frozenset(
     ["总工会", "工会", "委员会", "联合会", "自治区", "维吾尔", "回族", "壮族"]
 )
-_CJK_WORD = re.compile(r"^[\u3400-\u9fff]{2,5}$")
+CJK_WORD = re.compile(r"^[\u3400-\u9fff]{2,5}$")  # a place-name-sized Chinese word
 
 
 def organisation_places(organisations: Iterable[str]) -> set[str]:
@@ -33,7 +33,7 @@ def organisation_places(organisations: Iterable[str]) -> set[str]:
     places: set[str] = set()
     for org in organisations:
         for word in jieba.lcut(org):
-            if word in _GENERIC_ORG_WORDS or not _CJK_WORD.match(word):
+            if word in _GENERIC_ORG_WORDS or not CJK_WORD.match(word):
                 continue
             places.add(word)
             if word[-1] in "省市县区" and len(word) > 2:

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from answer.service import AnswerService
 from errors import EmptyQuestion
 from settings import Settings
-from web.guard import error_body
+from web.guard import error_json
 
 WIDGET_JS = Path(__file__).resolve().parent / "static" / "widget.js"
 MAX_K = 10
@@ -34,7 +34,7 @@ class TooLarge(Exception):
 
 
 def json_error(status: int, kind: str, message: str) -> JSONResponse:
-    return JSONResponse(json.loads(error_body(kind, message)), status_code=status)
+    return JSONResponse(error_json(kind, message), status_code=status)
 
 
 async def read_limited(request: Request, limit: int) -> bytes:

@@ -23,8 +23,12 @@ from settings import Settings
 API_PREFIX = "/api/"
 
 
+def error_json(kind: str, message: str) -> dict:
+    return {"error": {"type": kind, "message": message}}
+
+
 def error_body(kind: str, message: str) -> bytes:
-    return json.dumps({"error": {"type": kind, "message": message}}, ensure_ascii=False).encode()
+    return json.dumps(error_json(kind, message), ensure_ascii=False).encode()
 
 
 class RateLimiter:
