@@ -15,9 +15,12 @@ The thresholds are fitted by `python -m eval.calibrate` on eval/sets/dev.jsonl
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
+from functools import cache
 
 import jieba
+import stopwordsiso
 
 from index.bm25 import Bm25Index, is_content_word
 from index.places import GAZETTEER, organisation_places, pinyin_spellings, spelled_places
@@ -25,6 +28,18 @@ from index.searcher import Hit
 from ingest.records import Chunk
 
 TOP_PASSAGES = 3
+# Words that frame a question rather than name what it is about: "哪一年",
+# "几位", "干什么" ask for the answer, which the passage states in other words.
+_ASKING = re.compile(r"[哪几啥谁怎]|什么|多少|如何|是否")
+
+
+@cache
+def _function_words() -> frozenset[str]:
+    return frozenset(stopwordsiso.stopwords("zh"))
+
+
+def is_question_frame(term: str) -> bool:
+    return term in _function_words() or bool(_ASKING.search(term))
 
 
 @dataclass(frozen=True)
@@ -70,7 +85,8 @@ class EvidenceJudge:
     def term_weights(self, question: str, places: list[str] | None = None) -> dict[str, float]:
         """IDF weights of the question's words. Whole words (jieba's accurate
         mode), not search-mode fragments, so '北京市总工会' counts once; place
-        words are left to the place check; an English word absent from the
+        words are left to the place check; function words (stopwords-iso) and
+        question words are not evidence; an English word absent from the
         corpus says nothing about Chinese passages and is skipped."""
         places = self.places_in(question) if places is None else places
         n = self._bm25.n_docs
@@ -78,7 +94,9 @@ class EvidenceJudge:
         for word in jieba.lcut(question.lower()):
             # "建了" asks about "建": aspect particles are not evidence.
             term = word[:-1] if len(word) > 1 and word[-1] in "了过着" else word
-            if not is_content_word(term) or any(p in term for p in places):
+            if not is_content_word(term) or is_question_frame(term):
+                continue
+            if any(p in term for p in places):
                 continue
             df = self._bm25.document_frequency(term)
             if df == 0 and term.isascii():

@@ -66,7 +66,26 @@ class Extractor:
         chosen.sort(key=lambda c: (c.hit_index, c.position))
         return compose(chosen, hits)
 
-    def _score(self, question: str, query: np.ndarray, candidates: list[_Candidate]) -> np.ndarray:
+    def rerank(self, question: str, hits: list[Hit], query_vector: np.ndarray) -> list[Hit]:
+        """Passages ordered by their best sentence (the same score the answer
+        uses, without passage rank): a passage that matches the question as a
+        whole but holds the answer in a neighbour no longer comes first."""
+        candidates = [
+            _Candidate(sentence, i, pos)
+            for i, hit in enumerate(hits)
+            for pos, sentence in enumerate(split_sentences(hit.chunk.text))
+        ]
+        if not candidates:
+            return hits
+        scores = self._score(question, query_vector, candidates, by_rank=False)
+        best = np.full(len(hits), -np.inf)
+        for c, score in zip(candidates, scores, strict=True):
+            best[c.hit_index] = max(best[c.hit_index], score)
+        return [hits[i] for i in np.argsort(-best, kind="stable")]
+
+    def _score(
+        self, question: str, query: np.ndarray, candidates: list[_Candidate], by_rank: bool = True
+    ) -> np.ndarray:
         meaning = self._vectors([c.sentence for c in candidates]) @ query
         spread = meaning.max() - meaning.min()
         meaning = (meaning - meaning.min()) / spread if spread > 1e-6 else np.ones_like(meaning)
@@ -79,7 +98,7 @@ class Extractor:
         number = np.array(
             [0.2 if wants_number and _HAS_QUANTITY.search(c.sentence) else 0.0 for c in candidates]
         )
-        rank = np.array([0.1 / (c.hit_index + 1) for c in candidates])
+        rank = np.array([0.1 / (c.hit_index + 1) if by_rank else 0.0 for c in candidates])
         return 0.5 * meaning + 0.5 * lexical + number + rank
 
     def _vectors(self, sentences: list[str]) -> np.ndarray:

@@ -19,6 +19,7 @@ class Citation:
         c = self.hit.chunk
         return {
             "n": self.n,
+            "chunk_id": c.id,
             "text": c.text,
             "organisation": c.organisation,
             "title": c.title,
@@ -36,6 +37,8 @@ class Answer:
     notes: tuple[str, ...] = ()  # shown to the user: truncation, LLM fallback, removed [n]
     question: str = ""  # the question as searched (after follow-up rewriting)
     related: tuple[Hit, ...] = field(default=())  # nearest passages when refused
+    # Every candidate in rank order (the first k were read): for evaluation.
+    retrieved: tuple[Hit, ...] = field(default=())
 
     def to_json(self) -> dict:
         return {

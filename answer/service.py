@@ -9,6 +9,7 @@ Loaded once at start-up and shared read-only by every request.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from settings import Settings
 REFUSAL = "资料中没有找到相关内容。"
 EMPTY_PROMPT = "请输入您的问题，例如：北京的双沟通一共开了多少场职工沟通会？"
 _CANDIDATES = 20
+_RERANKED = 10  # sentence-level reordering costs one embedding per new sentence
 
 
 class AnswerService:
@@ -74,31 +76,42 @@ class AnswerService:
             notes.append(f"结合上文，按“{searched}”检索。")
         # Embedded once: the search and the sentence scoring both need it.
         query_vector = self.searcher.embedder.embed_query(searched)
-        hits = self.search(searched, k, query_vector)
+        ranked = tuple(self.rank(searched, query_vector))
+        hits = list(ranked[: k or self.settings.top_k])
         evidence = self.judge.assess(searched, hits)
         if not evidence.answerable(
             self.settings.refuse_min_coverage, self.settings.refuse_min_dense
         ):
-            yield Answer(REFUSAL, (), True, tuple(notes), searched, tuple(hits[:3]))
+            yield Answer(REFUSAL, (), True, tuple(notes), searched, tuple(hits[:3]), ranked)
             return
         if self.llm is not None:
             try:
-                yield from self._from_llm(searched, hits, notes)
+                for event in self._from_llm(searched, hits, notes):
+                    yield replace(event, retrieved=ranked) if isinstance(event, Answer) else event
                 return
             except LlmError as exc:
                 notes.append(f"{exc}，以下为资料摘录。")
         text, citations = self.extractor.answer(searched, hits, query_vector)
-        yield Answer(text, citations, False, tuple(notes), searched)
+        yield Answer(text, citations, False, tuple(notes), searched, retrieved=ranked)
 
     def search(
         self, question: str, k: int | None = None, query_vector: np.ndarray | None = None
     ) -> list[Hit]:
-        """Top passages; when the question names places, only passages about them
-        (a question about 江苏 is not answered from 北京's case)."""
-        hits = self.searcher.search(question, k=_CANDIDATES, query_vector=query_vector)
+        """The top k passages the answer is read from."""
+        return self.rank(question, query_vector)[: k or self.settings.top_k]
+
+    def rank(self, question: str, query_vector: np.ndarray | None = None) -> list[Hit]:
+        """The candidates in order; when the question names places, only passages
+        about them (a question about 江苏 is not answered from 北京's case); the
+        first few reordered by their best sentence."""
+        if query_vector is None:
+            query_vector = self.searcher.embedder.embed_query(question)
+        depth = max(_CANDIDATES, self.settings.top_k)
+        hits = self.searcher.search(question, k=depth, query_vector=query_vector)
         places = self.judge.places_in(question)
-        about = [h for h in hits if any(p in h.chunk.index_text for p in places)]
-        return (about or hits)[: k or self.settings.top_k]
+        hits = [h for h in hits if any(p in h.chunk.index_text for p in places)] or hits
+        head = self.extractor.rerank(question, hits[:_RERANKED], query_vector)
+        return head + hits[_RERANKED:]
 
     def _from_llm(self, question: str, hits: list[Hit], notes: list[str]) -> Iterator[str | Answer]:
         text = ""

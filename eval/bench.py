@@ -28,6 +28,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from eval.questions import EvalQuestion, load_set
 from index import dense
 from index.build import update_index
 from index.embedder import load_embedder
@@ -40,11 +41,6 @@ DEFAULT_SET = PROJECT_ROOT / "eval" / "sets" / "smoke.jsonl"
 
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=float), q)) if values else 0.0
-
-
-def load_questions(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
 
 
 def bench_ingest(settings, embedder, copies: int, repeats: int) -> dict:
@@ -107,25 +103,20 @@ def bench_search(searcher: Searcher, questions: list[str], repeats: int) -> dict
     return out
 
 
-def relevant(hit_text: str, row: dict) -> bool:
-    text = "".join(hit_text.split())
-    if row["evidence"]:
-        return any("".join(e.split()) in text for e in row["evidence"])
-    return False
-
-
-def bench_quality(searcher: Searcher, rows: list[dict]) -> dict:
-    answerable = [r for r in rows if r.get("answerable", True)]
+def bench_quality(searcher: Searcher, questions: tuple[EvalQuestion, ...]) -> dict:
+    answerable = [q for q in questions if q.answerable]
     out = {"questions": len(answerable)}
     for mode in ("hybrid", "dense", "bm25"):
         hit1, rr, misses = 0, 0.0, []
-        for row in answerable:
-            hits = searcher.search(row["question"], k=10, mode=mode)
-            rank = next((i + 1 for i, h in enumerate(hits) if relevant(h.chunk.text, row)), None)
+        for question in answerable:
+            hits = searcher.search(question.question, k=10, mode=mode)
+            rank = next(
+                (i + 1 for i, h in enumerate(hits) if question.is_relevant(h.chunk.text)), None
+            )
             hit1 += rank == 1
             rr += 1 / rank if rank else 0.0
             if rank != 1:
-                misses.append(row["id"])
+                misses.append(question.id)
         out[mode] = {
             "hit@1": round(hit1 / len(answerable), 3),
             "mrr@10": round(rr / len(answerable), 3),
@@ -207,9 +198,9 @@ def main(
         s = settings.model_copy(update={"index_dir": Path(tmp)})
         update_index(s, [SHIPPED_CORPUS], embedder=embedder, progress=False)
         searcher = Searcher(load_index(Path(tmp)), embedder, s)
-        rows = load_questions(question_file)
-        results["search"] = bench_search(searcher, [r["question"] for r in rows], repeats)
-        results["quality"] = bench_quality(searcher, rows)
+        questions = load_set(question_file).questions
+        results["search"] = bench_search(searcher, [q.question for q in questions], repeats)
+        results["quality"] = bench_quality(searcher, questions)
     if ann:
         sizes = [int(x) for x in ann_sizes.split(",")]
         results["ann"] = bench_ann(sizes, embedder.info.dim, 200, settings.hnsw_ef_search)

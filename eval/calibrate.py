@@ -18,7 +18,7 @@ import numpy as np
 
 from answer.evidence import Evidence
 from answer.service import AnswerService
-from eval.bench import load_questions
+from eval.questions import EvalQuestion, load_set
 from settings import PROJECT_ROOT, load_settings
 
 DEV_SET = PROJECT_ROOT / "eval" / "sets" / "dev.jsonl"
@@ -26,13 +26,15 @@ COVERAGE_GRID = np.round(np.arange(0.0, 0.951, 0.05), 2)
 DENSE_GRID = np.round(np.arange(0.70, 0.901, 0.01), 2)
 
 
-def measure(service: AnswerService, rows: list[dict]) -> list[Evidence]:
+def measure(service: AnswerService, rows: tuple[EvalQuestion, ...]) -> list[Evidence]:
     """Evidence as the app sees it: same search, same place filter."""
-    return [service.judge.assess(r["question"], service.search(r["question"])) for r in rows]
+    return [service.judge.assess(q.question, service.search(q.question)) for q in rows]
 
 
-def rates(evidence: list[Evidence], rows: list[dict], cov: float, dense: float) -> tuple:
-    answerable = [r.get("answerable", True) for r in rows]
+def rates(
+    evidence: list[Evidence], rows: tuple[EvalQuestion, ...], cov: float, dense: float
+) -> tuple:
+    answerable = [q.answerable for q in rows]
     decided = [e.answerable(cov, dense) for e in evidence]
     pos = sum(answerable)
     neg = len(rows) - pos
@@ -41,7 +43,9 @@ def rates(evidence: list[Evidence], rows: list[dict], cov: float, dense: float) 
     return false_refusal, false_answer
 
 
-def choose(evidence: list[Evidence], rows: list[dict], max_false_refusal: float) -> dict:
+def choose(
+    evidence: list[Evidence], rows: tuple[EvalQuestion, ...], max_false_refusal: float
+) -> dict:
     grid = {(c, d): rates(evidence, rows, c, d) for c in COVERAGE_GRID for d in DENSE_GRID}
     feasible = {k: v for k, v in grid.items() if v[0] <= max_false_refusal}
     best_fa = min(v[1] for v in feasible.values())
@@ -66,13 +70,13 @@ def choose(evidence: list[Evidence], rows: list[dict], max_false_refusal: float)
 @click.option("--max-false-refusal", default=0.05, show_default=True)
 def main(questions: Path, max_false_refusal: float) -> None:
     settings = load_settings()
-    rows = load_questions(questions)
+    rows = load_set(questions).questions
     evidence = measure(AnswerService.open(settings), rows)
     for row, ev in zip(rows, evidence, strict=True):
         click.echo(
-            f"{'答' if row.get('answerable', True) else '拒'} cov={ev.coverage:.2f} "
+            f"{'答' if row.answerable else '拒'} cov={ev.coverage:.2f} "
             f"dense={ev.dense_top:.3f} missing_places={list(ev.missing_places)} "
-            f"{row['id']}: {row['question']}"
+            f"{row.id}: {row.question}"
         )
     chosen = choose(evidence, rows, max_false_refusal)
     current = rates(evidence, rows, settings.refuse_min_coverage, settings.refuse_min_dense)
@@ -83,7 +87,7 @@ def main(questions: Path, max_false_refusal: float) -> None:
         "false_answer_rate": round(current[1], 4),
     }
     chosen["questions"] = len(rows)
-    chosen["unanswerable"] = sum(not r.get("answerable", True) for r in rows)
+    chosen["unanswerable"] = sum(not q.answerable for q in rows)
     click.echo(json.dumps(chosen, ensure_ascii=False, indent=2))
 
 

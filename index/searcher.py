@@ -93,7 +93,7 @@ class Searcher:
         dense_hits = self._dense(question, n, timings, query_vector) if mode != "bm25" else []
         bm25_hits = self._bm25(question, n, timings) if mode != "dense" else []
         started = time.perf_counter()
-        hits = self._rank(dense_hits, bm25_hits, k, mode)
+        hits = self._rank(dense_hits, bm25_hits, k, mode, query_vector)
         timings.fusion = (time.perf_counter() - started) * 1000
         return hits
 
@@ -115,7 +115,14 @@ class Searcher:
         timings.bm25 = (time.perf_counter() - started) * 1000
         return hits
 
-    def _rank(self, dense_hits: list, bm25_hits: list, k: int, mode: SearchMode) -> list[Hit]:
+    def _rank(
+        self,
+        dense_hits: list,
+        bm25_hits: list,
+        k: int,
+        mode: SearchMode,
+        query_vector: np.ndarray | None = None,
+    ) -> list[Hit]:
         dense = {row: (i + 1, score) for i, (row, score) in enumerate(dense_hits)}
         bm25 = {row: (i + 1, score) for i, (row, score) in enumerate(bm25_hits)}
         if mode == "dense":
@@ -136,6 +143,9 @@ class Searcher:
                 dense.get(row, (None, None)),
                 bm25.get(row, (None, None)),
             )
+            if d_score is None and query_vector is not None:
+                # BM25-only hits still get a cosine: the refusal check reads it.
+                d_score = float(self.index.vectors[row] @ query_vector)
             hits.append(Hit(self.index.chunks[row], scores[row], d_rank, b_rank, d_score, b_score))
         return hits
 

@@ -1,6 +1,7 @@
 """The HTTP API and the widget script, served by the same process as the page.
 
-    POST /api/ask     {"question", "history"?, "k"?} -> answer with citations
+    POST /api/ask     {"question", "history"?, "k"?, "retrieved"?} -> answer with citations
+                      (and, with "retrieved": n, the n best-ranked passages)
     GET  /api/health  index and model status (503 when no index is loaded)
     GET  /widget.js   the embeddable chat widget
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
@@ -23,6 +25,7 @@ from web.guard import error_json
 
 WIDGET_JS = Path(__file__).resolve().parent / "static" / "widget.js"
 MAX_K = 10
+MAX_RETRIEVED = 20
 
 
 class BadRequest(Exception):
@@ -48,7 +51,15 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def parse_ask(body: bytes) -> tuple[str, list[str], int | None]:
+@dataclass(frozen=True)
+class AskRequest:
+    question: str
+    previous: list[str]
+    k: int | None
+    retrieved: int  # how many ranked passages to return besides the answer (evaluation)
+
+
+def parse_ask(body: bytes) -> AskRequest:
     try:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
@@ -64,9 +75,16 @@ def parse_ask(body: bytes) -> tuple[str, list[str], int | None]:
         if isinstance(h, str) or (isinstance(h, dict) and h.get("role") == "user")
     ]
     k = data.get("k")
-    if k is not None and (not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K):
+    if k is not None and not _int_between(k, 1, MAX_K):
         raise BadRequest(f"k 必须是 1 到 {MAX_K} 之间的整数。")
-    return data["question"], [p for p in previous if isinstance(p, str)], k
+    retrieved = data.get("retrieved", 0)
+    if not _int_between(retrieved, 0, MAX_RETRIEVED):
+        raise BadRequest(f"retrieved 必须是 0 到 {MAX_RETRIEVED} 之间的整数。")
+    return AskRequest(data["question"], [p for p in previous if isinstance(p, str)], k, retrieved)
+
+
+def _int_between(value: object, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 def create_api(settings: Settings, service: AnswerService | None, problem: str = "") -> FastAPI:
@@ -84,9 +102,7 @@ def create_api(settings: Settings, service: AnswerService | None, problem: str =
         if service is None:
             return json_error(503, "index_unavailable", problem or "索引未加载。")
         try:
-            question, previous, k = parse_ask(
-                await read_limited(request, settings.max_request_bytes)
-            )
+            ask = parse_ask(await read_limited(request, settings.max_request_bytes))
         except TooLarge:
             size = settings.max_request_bytes
             return json_error(413, "too_large", f"请求过大：最多 {size} 字节。")
@@ -94,10 +110,15 @@ def create_api(settings: Settings, service: AnswerService | None, problem: str =
             return json_error(400, "bad_request", str(exc))
         started = time.perf_counter()
         try:
-            answer = service.answer(question, previous, k=k)
+            answer = service.answer(ask.question, ask.previous, k=ask.k)
         except EmptyQuestion as exc:
             return json_error(400, "empty_question", str(exc))
         body = answer.to_json()
+        if ask.retrieved:
+            body["retrieved"] = [
+                {"rank": rank, **hit.to_json()}
+                for rank, hit in enumerate(answer.retrieved[: ask.retrieved], start=1)
+            ]
         body["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
         return JSONResponse(body)
 
@@ -116,6 +137,7 @@ def create_api(settings: Settings, service: AnswerService | None, problem: str =
                     "built": manifest["created"],
                 },
                 "model": {"id": manifest["model"]["id"], "dim": manifest["model"]["dim"]},
+                "search": {"mode": service.settings.mode, "top_k": service.settings.top_k},
                 "llm": bool(service.llm),
             }
         )
