@@ -1,7 +1,7 @@
 # Targets match the README. Every target installs what it needs first.
 PY := .venv/bin/python
 
-.PHONY: install index run test test-fast lint bench calibrate clean
+.PHONY: install index run test test-fast lint bench calibrate eval eval-table eval-baseline clean
 
 install:
 	bash scripts/install.sh
@@ -29,6 +29,18 @@ bench: index
 
 calibrate: index
 	$(PY) -m eval.calibrate
+
+EVAL_SET := eval/sets/acftu2024.jsonl
+
+eval: index
+	$(PY) -m eval run $(EVAL_SET) --mode all
+
+eval-table: install
+	$(PY) -m eval table $(EVAL_SET) --chunk-sizes 300,500 --readme README.md
+
+# Only after a change that improves the metrics: the gate test reads this file.
+eval-baseline: index
+	$(PY) -m eval run $(EVAL_SET) --mode hybrid --save-baseline eval/baselines.json
 
 clean:
 	rm -rf data .venv

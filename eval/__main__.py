@@ -71,10 +71,10 @@ def run(
     quiet: bool,
 ) -> None:
     settings = load_settings(index_dir=index_dir, top_k=k)
-    eval_set = _load(set_path)
     chosen = list(MODES) if "all" in modes else list(dict.fromkeys(modes)) or [settings.mode]
     if as_json and len(chosen) > 1:
         raise OptionsInvalid("--json 只输出一种检索方式的指标：请只给一个 --mode。")
+    eval_set = _load(set_path)
     # Library output (model loading, warnings) must not mix with the result on stdout.
     with contextlib.redirect_stdout(sys.stderr):
         if url:

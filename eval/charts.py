@@ -57,7 +57,9 @@ def latency_distribution(latencies: dict[str, list[float]]) -> str:
         fig = Figure(figsize=(8, 0.8 + 0.7 * len(latencies)))
         ax = fig.subplots()
         modes = list(latencies)
-        ax.boxplot([latencies[m] for m in modes], vert=False, widths=0.5, showfliers=False)
+        ax.boxplot(
+            [latencies[m] for m in modes], orientation="horizontal", widths=0.5, showfliers=False
+        )
         for i, mode in enumerate(modes, start=1):
             values = latencies[mode]
             ys = [i + ((j % 7) - 3) * 0.04 for j in range(len(values))]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from answer.service import AnswerService
 from errors import GhqaError
+from eval.bench import bench_quality
 from eval.questions import EvalSet
 from eval.report import write_atomic, write_reports
 from eval.runner import MODES, Run, run_local
@@ -52,25 +53,30 @@ def run_configurations(
         searcher = Searcher(load_index(sized.resolved_index_dir()), embedder, sized)
         run = run_local(sized, eval_set, list(MODES), progress, AnswerService(searcher, sized))
         run.label = f"chunk {size}"
+        run.first_stage = bench_quality(searcher, eval_set.questions)
         write_reports(run, out / f"chunk-{size}")
         runs.append(run)
     return runs
 
 
 def markdown_table(runs: list[Run], chunk_overlap: int) -> str:
-    header = "| 检索方式 | 段长（字） | " + " | ".join(COLUMNS) + " |"
-    rule = "|---|---:|" + "---:|" * len(COLUMNS)
+    header = "| 检索方式 | 段长（字） | 检索器 hit@1 / mrr@10 | " + " | ".join(COLUMNS) + " |"
+    rule = "|---|---:|---:|" + "---:|" * len(COLUMNS)
     rows = []
     for run in runs:
         size = run.label.removeprefix("chunk ")
         for mode, mode_run in run.modes.items():
             metrics = mode_run.metrics
             cells = " | ".join(_cell(metrics[c]) for c in COLUMNS)
-            rows.append(f"| {mode} | {size} | {cells} |")
+            first = run.first_stage.get(mode, {})
+            stage = f"{_cell(first.get('hit@1'))} / {_cell(first.get('mrr@10'))}"
+            rows.append(f"| {mode} | {size} | {stage} | {cells} |")
     n = runs[0].modes[MODES[0]].metrics["n"] if runs else 0
     note = (
         f"\n{n} questions of `{runs[0].eval_set.path.name}`; chunk overlap {chunk_overlap} "
-        "characters; latency is per question through the whole answer path, in ms."
+        "characters. 检索器 hit@1 / mrr@10: the retriever alone (`Searcher.search`), before "
+        "the answer's place filter and sentence reordering; every other column is the whole "
+        "answer path, latency per question in ms."
         if runs
         else ""
     )

@@ -43,6 +43,7 @@ class Run:
     modes: dict[str, ModeRun] = field(default_factory=dict)
     created: str = field(default_factory=lambda: dt.datetime.now().isoformat(timespec="seconds"))
     label: str = ""  # e.g. "chunk 300" in the configuration table
+    first_stage: dict = field(default_factory=dict)  # retriever-only quality, for the table
 
     def summary(self) -> dict:
         first = next(iter(self.modes.values())).info
