@@ -22,6 +22,10 @@ _ASKS_QUANTITY = re.compile(r"多少|几|数量|规模|比例|多久|how many|ho
 _HAS_QUANTITY = re.compile(r"\d|[一二三四五六七八九十百千万亿]+[个名家项次场件支人%]")
 _CACHE_LIMIT = 50_000
 SECOND_SENTENCE_RATIO = 0.85  # a second sentence must score this close to the best
+# ... and closer still when it comes from another passage: a second citation should
+# add a fact, not a neighbour's generalities (fitted on eval/sets/dev.jsonl: citation
+# accuracy 0.81 -> 0.86 at the same keyword recall).
+OTHER_PASSAGE_RATIO = 0.9
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,9 @@ class Extractor:
         for i in order[1:]:
             if len(chosen) >= self._max_sentences or scores[i] < best * SECOND_SENTENCE_RATIO:
                 break
+            elsewhere = candidates[i].hit_index != chosen[0].hit_index
+            if elsewhere and scores[i] < best * OTHER_PASSAGE_RATIO:
+                continue
             if candidates[i].sentence not in {c.sentence for c in chosen}:
                 chosen.append(candidates[i])
         chosen.sort(key=lambda c: (c.hit_index, c.position))

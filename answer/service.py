@@ -24,7 +24,7 @@ from settings import Settings
 REFUSAL = "资料中没有找到相关内容。"
 EMPTY_PROMPT = "请输入您的问题，例如：北京的双沟通一共开了多少场职工沟通会？"
 _CANDIDATES = 20
-_RERANKED = 10  # sentence-level reordering costs one embedding per new sentence
+_RERANKED = 5  # the passages the answer reads: their sentences are embedded anyway
 
 
 class AnswerService:
