@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from errors import GhqaError, exit_on_error
+from eval.backends import HttpBackend
 from eval.compare import compare, load_run
 from eval.configs import markdown_table, run_configurations, update_readme
 from eval.metrics import LOWER_IS_BETTER, METRICS, check_baseline
@@ -74,17 +75,20 @@ def run(
     chosen = list(MODES) if "all" in modes else list(dict.fromkeys(modes)) or [settings.mode]
     if as_json and len(chosen) > 1:
         raise OptionsInvalid("--json 只输出一种检索方式的指标：请只给一个 --mode。")
+    if url and index_dir:
+        raise OptionsInvalid("--url 评测服务端自己的索引：请去掉 --index-dir。")
     eval_set = _load(set_path)
     # Library output (model loading, warnings) must not mix with the result on stdout.
     with contextlib.redirect_stdout(sys.stderr):
         if url:
-            result = run_http(url, k or settings.top_k, token, eval_set, not quiet)
-            served = next(iter(result.modes))
+            backend = HttpBackend(url, k or settings.top_k, token)
+            served = backend.info.mode
             if modes and chosen != [served]:
                 raise OptionsInvalid(
                     f"服务端的检索方式是 {served}：--url 只能评测它，请去掉 --mode 或用 "
                     f"GHQA_MODE={chosen[0]} 重启服务。"
                 )
+            result = run_http(backend, eval_set, not quiet)
         else:
             result = run_local(settings, eval_set, chosen, not quiet)
         out = out or _default_out(settings, set_path)

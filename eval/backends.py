@@ -84,8 +84,13 @@ class HttpBackend:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.client = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
         health = self._get_json("/api/health")
-        search = health.get("search", {})
-        self.info = BackendInfo(search.get("mode", "?"), k, health["model"]["id"], self.url)
+        model = (health.get("model") or {}).get("id")
+        if not model:
+            raise ServerUnavailable(
+                f"{self.url} 不像工会案例问答服务（/api/health 没有模型信息）。"
+            )
+        search = health.get("search") or {}
+        self.info = BackendInfo(search.get("mode", "?"), k, model, self.url)
 
     def ask(self, question: str) -> Observation:
         body = {"question": question, "k": self.k, "retrieved": DEPTH}
@@ -99,7 +104,7 @@ class HttpBackend:
             print(f"服务端限流（429），等待 {wait:.0f} 秒后重试……", file=sys.stderr)
             time.sleep(wait)
         data = self._json_of(response, "/api/ask")
-        if "retrieved" not in data:
+        if not {"answer", "refused", "citations", "retrieved"} <= set(data):
             raise ServerUnavailable(
                 f"{self.url} 不返回检索排序（retrieved）：请把服务升级到当前版本。"
             )

@@ -78,8 +78,7 @@ def run_local(
     return run
 
 
-def run_http(url: str, k: int, token: str | None, eval_set: EvalSet, progress: bool) -> Run:
-    backend = HttpBackend(url, k, token)
+def run_http(backend: HttpBackend, eval_set: EvalSet, progress: bool) -> Run:
     run = Run(eval_set)
     run.modes[backend.info.mode] = ModeRun(
         backend.info, ask_all(backend, eval_set, backend.info.mode, progress)

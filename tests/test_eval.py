@@ -226,7 +226,7 @@ def test_http_backend_matches_the_in_process_run(service, small_set):
     # Three requests per two seconds: the run has to wait out 429s and still finish.
     site.limiter = RateLimiter(3, window=2.0)
     with LoopbackServer(site) as server:
-        remote = run_http(server.url, 5, None, eval_set, False).modes["hybrid"]
+        remote = run_http(HttpBackend(server.url, 5, None), eval_set, False).modes["hybrid"]
     assert remote.info.mode == "hybrid" and remote.info.model == "fake-hashing-embedder"
     for a, b in zip(local.scored, remote.scored, strict=True):
         assert [p.chunk_id for p in a.observation.retrieved] == [

@@ -28,6 +28,7 @@ def shipped_run(real_settings, real_searcher):
     return run_local(real_settings, load_set(SHIPPED_SET), ["hybrid"], False, service)
 
 
+@pytest.mark.slow
 def test_shipped_set_covers_what_users_ask(real_searcher):
     questions = load_set(SHIPPED_SET).questions
     chunks: list[Chunk] = real_searcher.index.chunks
@@ -46,6 +47,7 @@ def test_shipped_set_covers_what_users_ask(real_searcher):
             assert evidence not in q.question, q.id
 
 
+@pytest.mark.slow
 def test_regression_gate(shipped_run):
     """Baselines move only on purpose: `make eval-baseline` after a change that
     improves them, never down to let a change through."""
