@@ -31,6 +31,9 @@ TOP_PASSAGES = 3
 # Words that frame a question rather than name what it is about: "哪一年",
 # "几位", "干什么" ask for the answer, which the passage states in other words.
 _ASKING = re.compile(r"[哪几啥谁怎]|什么|多少|如何|是否")
+# "哪两种" and "哪五个" ask for a list; the tokenizer splits off the count, which the
+# passage does not repeat (it names the items).
+_COUNT = re.compile(r"[\d一二两三四五六七八九十百千]+[个种项类名家位条件批所支届次]")
 
 
 @cache
@@ -91,10 +94,14 @@ class EvidenceJudge:
         places = self.places_in(question) if places is None else places
         n = self._bm25.n_docs
         weights = {}
+        previous = ""
         for word in jieba.lcut(question.lower()):
             # "建了" asks about "建": aspect particles are not evidence.
             term = word[:-1] if len(word) > 1 and word[-1] in "了过着" else word
+            asked, previous = previous, term
             if not is_content_word(term) or is_question_frame(term):
+                continue
+            if _ASKING.search(asked) and _COUNT.fullmatch(term):
                 continue
             if any(p in term for p in places):
                 continue

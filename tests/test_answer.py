@@ -154,6 +154,23 @@ def test_out_of_corpus_questions_are_refused_with_nearest_passages(service, ques
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "kept", "dropped"),
+    [
+        # The count after "哪" frames the question; the passage names the items instead.
+        ("台州的五大技能提升行动是哪五个？", {"五大", "行动"}, {"五个"}),
+        ("广州2022年的参考信息新增了哪两个行业？", {"行业"}, {"两个"}),
+        # Not after a question word, a count or an ordinal is what is asked about.
+        ("江苏建了五个服务站吗？", {"五个"}, set()),
+        ("陕西第八届职工科技节在哪里举办？", {"第八届", "举办"}, {"哪里"}),
+    ],
+)
+def test_question_frames_are_not_evidence(service, question, kept, dropped):
+    terms = set(service.judge.term_weights(question))
+    assert kept <= terms and not dropped & terms
+
+
+@pytest.mark.slow
 def test_followup_retrieves_the_new_case(service):
     first = service.answer("北京的双沟通一共开了多少场职工沟通会？")
     second = service.answer("那江苏呢？", [first.question])
