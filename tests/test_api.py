@@ -4,9 +4,13 @@ The embedding model is the hashing stand-in (tests/fakes.py): these tests are
 about status codes, headers and fields, not about ranking.
 """
 
+import threading
+import time
+
 import httpx
 import pytest
 
+from answer.llm import ChatClient
 from answer.service import AnswerService
 from app import create_server
 from index.build import update_index
@@ -14,6 +18,7 @@ from index.searcher import Searcher
 from index.store import load_index
 from settings import SHIPPED_CORPUS
 from tests.fakes import HashingEmbedder
+from tests.llm_server import FakeChatService
 from tests.servers import LoopbackServer
 
 ALLOWED = "http://intranet.example:8080"
@@ -180,6 +185,31 @@ def test_rate_limit(service):
     assert codes == [200, 200, 200, 429]
     assert limited.status_code == 429 and 1 <= int(limited.headers["retry-after"]) <= 60
     assert limited.json()["error"]["type"] == "rate_limited"
+
+
+def test_a_slow_answer_does_not_hold_up_other_requests(service):
+    # The stand-in chat service (a paid one in production) takes 2 s to reply.
+    with FakeChatService() as chat, serve(service, rate_limit_per_minute=1000) as running:
+        chat.delay = 2.0
+        service.llm = ChatClient(chat.url, "m", None, timeout=10)
+        try:
+            slow = {}
+            asking = threading.Thread(
+                target=lambda: slow.update(
+                    r=httpx.post(f"{running.url}/api/ask", json=QUESTION, timeout=10)
+                )
+            )
+            asking.start()
+            while not chat.requests:
+                time.sleep(0.02)
+            started = time.perf_counter()
+            health = httpx.get(f"{running.url}/api/health", timeout=10)
+            waited = time.perf_counter() - started
+            asking.join()
+        finally:
+            service.llm = None
+    assert health.status_code == 200 and waited < 1.0
+    assert slow["r"].status_code == 200 and slow["r"].json()["answer"] == "回答[1]。"
 
 
 def test_no_index_gives_503(service):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from answer.service import AnswerService
 from errors import EmptyQuestion
@@ -110,7 +111,9 @@ def create_api(settings: Settings, service: AnswerService | None, problem: str =
             return json_error(400, "bad_request", str(exc))
         started = time.perf_counter()
         try:
-            answer = service.answer(ask.question, ask.previous, k=ask.k)
+            # Search and a model call block for a while: off the event loop, so other
+            # requests (health checks, the page) are served meanwhile.
+            answer = await run_in_threadpool(service.answer, ask.question, ask.previous, ask.k)
         except EmptyQuestion as exc:
             return json_error(400, "empty_question", str(exc))
         body = answer.to_json()
