@@ -39,6 +39,14 @@ def split_sentences(text: str) -> list[str]:
     return [m.group().strip() for m in _SENTENCE.finditer(text) if len(m.group().strip()) >= 4]
 
 
+def _candidates(hits: list[Hit]) -> list[_Candidate]:
+    return [
+        _Candidate(sentence, i, pos)
+        for i, hit in enumerate(hits)
+        for pos, sentence in enumerate(split_sentences(hit.chunk.text))
+    ]
+
+
 class Extractor:
     def __init__(self, embedder, term_weights, max_sentences: int = 2) -> None:
         self._embedder = embedder
@@ -49,11 +57,7 @@ class Extractor:
     def answer(
         self, question: str, hits: list[Hit], query_vector: np.ndarray | None = None
     ) -> tuple[str, tuple[Citation, ...]]:
-        candidates = [
-            _Candidate(sentence, i, pos)
-            for i, hit in enumerate(hits)
-            for pos, sentence in enumerate(split_sentences(hit.chunk.text))
-        ]
+        candidates = _candidates(hits)
         if not candidates:
             return "", ()
         if query_vector is None:
@@ -77,11 +81,7 @@ class Extractor:
         """Passages ordered by their best sentence (the same score the answer
         uses, without passage rank): a passage that matches the question as a
         whole but holds the answer in a neighbour no longer comes first."""
-        candidates = [
-            _Candidate(sentence, i, pos)
-            for i, hit in enumerate(hits)
-            for pos, sentence in enumerate(split_sentences(hit.chunk.text))
-        ]
+        candidates = _candidates(hits)
         if not candidates:
             return hits
         scores = self._score(question, query_vector, candidates, by_rank=False)

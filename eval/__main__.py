@@ -18,7 +18,7 @@ from errors import GhqaError, exit_on_error
 from eval.backends import HttpBackend
 from eval.compare import compare, load_run
 from eval.configs import markdown_table, run_configurations, update_readme
-from eval.metrics import LOWER_IS_BETTER, METRICS, check_baseline
+from eval.metrics import LOWER_IS_BETTER, METRICS, check_baseline, intervals
 from eval.questions import EvalSet, load_set
 from eval.report import fmt, interval, write_atomic, write_reports
 from eval.runner import MODES, Run, run_http, run_local
@@ -169,8 +169,9 @@ def _print_result(result: Run, out: Path, as_json: bool) -> None:
     for name in METRICS:
         values = "".join(f"{fmt(result.modes[m].metrics[name]):>12}" for m in modes)
         click.echo(f"{name:<22}{values}")
+    bounds = {m: intervals(result.modes[m].scored) for m in modes}
     for name in ("recall@1", "mrr@10"):
-        cis = "；".join(f"{m} {interval(result.modes[m].summary()['ci95'][name])}" for m in modes)
+        cis = "；".join(f"{m} {interval(bounds[m][name])}" for m in modes)
         click.echo(f"{name} 95% 置信区间：{cis}")
     click.echo(f"报告：{out / 'report.html'}")
 
