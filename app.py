@@ -20,18 +20,13 @@ import gradio as gr
 from answer.records import Answer
 from answer.service import EMPTY_PROMPT, AnswerService
 from errors import EmptyQuestion, IndexNotFound, ManifestMismatch, exit_on_error
+from ingest.profile import load_profiles
 from settings import Settings, load_settings
 from web.api import create_api
 from web.guard import Guard
 
 TITLE = "工会案例问答"
 SHOWN_QUESTION_CHARS = 300
-CURATED_EXAMPLES = [
-    ("北京市总工会", "北京的双沟通一共开了多少场职工沟通会？"),
-    ("江苏省总工会", "江苏为女职工建的服务站叫什么？建了多少个？"),
-    ("福建龙岩市总工会", "龙岩的驿站枫桥调解成功了多少件劳动争议？"),
-    ("新疆维吾尔自治区总工会", "新疆社会化工会工作者每月实发工资最低多少？"),
-]
 CSS = """
 footer { display: none !important; }
 .sources mark { background: #fff1a8; padding: 0 1px; }
@@ -42,13 +37,18 @@ footer { display: none !important; }
 """
 
 
-def example_questions(service: AnswerService) -> list[str]:
-    """Questions about cases that are in the index: curated ones for the shipped
-    corpus, and one per case title for any other corpus."""
+def example_questions(service: AnswerService, settings: Settings) -> list[str]:
+    """Questions about cases that are in the index: those a corpus profile
+    curates for its documents, else one per case title."""
     organisations = {
         c.organisation: c.title for c in service.searcher.index.chunks if c.organisation
     }
-    curated = [q for org, q in CURATED_EXAMPLES if org in organisations]
+    curated = [
+        q
+        for profile in load_profiles(settings.profile_dir)
+        for org, q in profile.examples
+        if org in organisations
+    ]
     generated = [f"{org}的“{title}”取得了哪些成效？" for org, title in organisations.items()]
     return (curated or generated)[:4]
 
@@ -65,7 +65,9 @@ def shown_question(question: str) -> str:
 
 
 def render_answer(answer: Answer) -> str:
-    parts = [escape(answer.text).replace("&#91;", "[").replace("&#93;", "]")]
+    """The short answer in bold on its own line, then the supporting sentences."""
+    parts = [f"**{escape(answer.short_answer)}**\n\n"] if answer.short_answer else []
+    parts.append(escape(answer.text).replace("&#91;", "[").replace("&#93;", "]"))
     parts += [f"\n\n> {escape(note)}" for note in answer.notes]
     if answer.refused and answer.related:
         parts.append("\n\n右侧列出了最接近的段落，仅供参考。")
@@ -184,7 +186,7 @@ def create_app(settings: Settings, service: AnswerService) -> gr.Blocks:
                     )
                     send = gr.Button("发送", variant="primary", scale=1, elem_id="send")
                 clear = gr.Button("清空对话", elem_id="clear")
-                examples = example_questions(service)
+                examples = example_questions(service, settings)
                 if examples:
                     gr.Examples(examples, inputs=box, label="示例问题")
             with gr.Column(scale=2):

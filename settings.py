@@ -57,6 +57,14 @@ class Settings(BaseSettings):
 
     chunk_size: int = Field(default=300, ge=50, le=1500, description="Characters per chunk.")
     chunk_overlap: int = Field(default=60, ge=0, description="Characters shared by neighbours.")
+    corpus_profile: str | None = Field(
+        default=None,
+        description="Corpus profile to apply to every file ('none': off); default: the "
+        "profile that lists the file's SHA-256, if any (ingest/profiles/).",
+    )
+    profile_dir: Path | None = Field(
+        default=None, description="Extra directory of corpus profiles (*.json)."
+    )
 
     top_k: int = Field(default=5, ge=1, le=100)
     mode: SearchMode = "hybrid"
@@ -73,14 +81,12 @@ class Settings(BaseSettings):
     hnsw_m: int = Field(default=32, ge=4)
     hnsw_ef_search: int = Field(default=128, ge=8)
 
-    refuse_min_coverage: float = Field(
-        default=0.5,
+    answer_threshold: float | None = Field(
+        default=None,
         ge=0,
         le=1,
-        description="Refuse below this IDF-weighted share of question terms in the passages.",
-    )
-    refuse_min_dense: float = Field(
-        default=0.74, ge=0, le=1, description="Refuse when the best passage's cosine is below this."
+        description="Answer when the answerability probability reaches this; default: the "
+        "cut-off `python -m eval.fit` chose (answer/models/answerability.json).",
     )
     answer_sentences: int = Field(
         default=2, ge=1, le=6, description="Sentences in an extractive answer."

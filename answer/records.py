@@ -39,10 +39,14 @@ class Answer:
     related: tuple[Hit, ...] = field(default=())  # nearest passages when refused
     # Every candidate in rank order (the first k were read): for evaluation.
     retrieved: tuple[Hit, ...] = field(default=())
+    # The asked-for fact alone ("3辆", "1628年"), when the reader found one; the
+    # text then gives the sentence that supports it.
+    short_answer: str = ""
 
     def to_json(self) -> dict:
         return {
             "answer": self.text,
+            "short_answer": self.short_answer,
             "refused": self.refused,
             "citations": [c.to_json() for c in self.citations],
             "notes": list(self.notes),

@@ -1,7 +1,8 @@
 """AnswerService: one question (with the conversation so far) to one Answer.
 
-    rewrite follow-up -> search (places named first) -> evidence: answer or refuse
-    -> LLM (streamed, citations checked) or extractive sentences
+    rewrite follow-up -> analyse the question -> search (places named first)
+    -> read (fitted clause scores, short answer) -> answerability: answer or refuse
+    -> LLM (streamed, citations checked) or the reader's sentences
 
 Loaded once at start-up and shared read-only by every request.
 """
@@ -13,29 +14,42 @@ from dataclasses import replace
 
 import numpy as np
 
-from answer.evidence import EvidenceJudge
-from answer.extractive import Extractor
+from answer.answerability import AnswerabilityJudge
+from answer.fitted import LogisticModel
 from answer.followup import rewrite
 from answer.llm import ChatClient, LlmError, check_citations, cited_numbers, render_messages
+from answer.question import QuestionAnalysis, analyse
+from answer.reader import Reader, Reading
 from answer.records import Answer, Citation
 from index.searcher import Hit, Searcher, clean_question
 from settings import Settings
 
 REFUSAL = "资料中没有找到相关内容。"
-EMPTY_PROMPT = "请输入您的问题，例如：北京的双沟通一共开了多少场职工沟通会？"
+EMPTY_PROMPT = "请输入您的问题，例如：这项工作取得了哪些成效？"
 _CANDIDATES = 20
-_RERANKED = 5  # the passages the answer reads: their sentences are embedded anyway
+_RERANKED = 5  # the passages the reader reorders: their sentences are embedded anyway
 
 
 class AnswerService:
     def __init__(
-        self, searcher: Searcher, settings: Settings, llm: ChatClient | None = None
+        self,
+        searcher: Searcher,
+        settings: Settings,
+        llm: ChatClient | None = None,
+        models: dict[str, LogisticModel] | None = None,
     ) -> None:
+        """`models`: fitted models by name ("reader", "spans", "answerability")
+        instead of the shipped ones; `python -m eval.fit` passes its own."""
+        models = models or {}
         self.searcher = searcher
         self.settings = settings
-        self.judge = EvidenceJudge(searcher.index.bm25, searcher.index.chunks)
-        self.extractor = Extractor(
-            searcher.embedder, self.judge.term_weights, settings.answer_sentences
+        self.judge = AnswerabilityJudge(searcher.index.bm25, models.get("answerability"))
+        self.reader = Reader(
+            searcher.embedder,
+            self.judge.term_weights,
+            settings.answer_sentences,
+            models.get("reader"),
+            models.get("spans"),
         )
         self.llm = llm
 
@@ -74,14 +88,12 @@ class AnswerService:
         searched = rewrite(cleaned, previous or [], self.judge.places_in)
         if searched != cleaned:
             notes.append(f"结合上文，按“{searched}”检索。")
-        # Embedded once: the search and the sentence scoring both need it.
+        q = analyse(searched)
         query_vector = self.searcher.embedder.embed_query(searched)
-        ranked = tuple(self.rank(searched, query_vector))
+        ranked, reading = self.read(q, query_vector, k or self.settings.top_k)
         hits = list(ranked[: k or self.settings.top_k])
-        evidence = self.judge.assess(searched, hits)
-        if not evidence.answerable(
-            self.settings.refuse_min_coverage, self.settings.refuse_min_dense
-        ):
+        evidence = self.judge.assess(q, hits, reading)
+        if evidence.probability < self.answer_threshold():
             yield Answer(REFUSAL, (), True, tuple(notes), searched, tuple(hits[:3]), ranked)
             return
         if self.llm is not None:
@@ -91,27 +103,49 @@ class AnswerService:
                 return
             except LlmError as exc:
                 notes.append(f"{exc}，以下为资料摘录。")
-        text, citations = self.extractor.answer(searched, hits, query_vector)
-        yield Answer(text, citations, False, tuple(notes), searched, retrieved=ranked)
+        text, citations = self.reader.compose(reading, hits)
+        yield Answer(
+            text,
+            citations,
+            False,
+            tuple(notes),
+            searched,
+            retrieved=ranked,
+            short_answer=reading.short_answer,
+        )
 
-    def search(
-        self, question: str, k: int | None = None, query_vector: np.ndarray | None = None
-    ) -> list[Hit]:
+    def answer_threshold(self) -> float:
+        """The configured cut-off, else the fitted one (lower before an LLM,
+        which makes its own refusal)."""
+        if self.settings.answer_threshold is not None:
+            return self.settings.answer_threshold
+        return self.judge.threshold(llm=self.llm is not None)
+
+    def search(self, question: str, k: int | None = None) -> list[Hit]:
         """The top k passages the answer is read from."""
-        return self.rank(question, query_vector)[: k or self.settings.top_k]
+        q = analyse(clean_question(question))
+        vector = self.searcher.embedder.embed_query(q.text)
+        return list(self.read(q, vector, k or self.settings.top_k)[0][: k or self.settings.top_k])
 
-    def rank(self, question: str, query_vector: np.ndarray | None = None) -> list[Hit]:
-        """The candidates in order; when the question names places, only passages
-        about them (a question about 江苏 is not answered from 北京's case); the
-        first few reordered by their best sentence."""
-        if query_vector is None:
-            query_vector = self.searcher.embedder.embed_query(question)
-        depth = max(_CANDIDATES, self.settings.top_k)
-        hits = self.searcher.search(question, k=depth, query_vector=query_vector)
-        places = self.judge.places_in(question)
+    def read(
+        self, q: QuestionAnalysis, query_vector: np.ndarray, k: int
+    ) -> tuple[tuple[Hit, ...], Reading]:
+        """The candidates in order, and the reader's verdict on the first k.
+        When passages mention the places the question names, only those (a
+        question about 江苏 is answered from 江苏's case, not from 北京's similar
+        one); a place no passage mentions is left to the answerability check.
+        The first few are reordered by their best clause."""
+        depth = max(_CANDIDATES, k)
+        hits = self.searcher.search(q.text, k=depth, query_vector=query_vector)
+        places = self.judge.places_in(q.text)
         hits = [h for h in hits if any(p in h.chunk.index_text for p in places)] or hits
-        head = self.extractor.rerank(question, hits[:_RERANKED], query_vector)
-        return head + hits[_RERANKED:]
+        head = hits[:_RERANKED]
+        reading = self.reader.read(q, head, query_vector)
+        order = reading.passage_order(len(head))
+        ranked = (*(head[i] for i in order), *hits[_RERANKED:])
+        if min(k, len(ranked)) <= len(head):  # the reading already covers the first k
+            return ranked, reading.renumbered(order, k)
+        return ranked, self.reader.read(q, list(ranked[:k]), query_vector)
 
     def _from_llm(self, question: str, hits: list[Hit], notes: list[str]) -> Iterator[str | Answer]:
         text = ""

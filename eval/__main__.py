@@ -22,7 +22,7 @@ from eval.metrics import LOWER_IS_BETTER, METRICS, check_baseline, intervals
 from eval.questions import EvalSet, load_set
 from eval.report import fmt, interval, write_atomic, write_reports
 from eval.runner import MODES, Run, run_http, run_local
-from settings import SHIPPED_CORPUS, Settings, load_settings
+from settings import PROJECT_ROOT, SHIPPED_CORPUS, Settings, load_settings
 
 # Gated metrics: quality only; latency depends on the machine.
 GATED = [m for m in METRICS if not m.startswith("latency")]
@@ -56,6 +56,9 @@ def cli() -> None:
 @click.option("--json", "as_json", is_flag=True, help="stdout 只输出一个 JSON 对象")
 @click.option("--gate", type=click.Path(path_type=Path), help="基线文件：有指标不如基线则退出码 1")
 @click.option("--save-baseline", type=click.Path(path_type=Path), help="把本次指标写为基线文件")
+@click.option(
+    "--split", type=click.Choice(["fit", "eval"]), help="只评测这一部分的题目（默认全部）"
+)
 @click.option("--quiet", is_flag=True, help="不显示进度条")
 @exit_on_error
 def run(
@@ -69,6 +72,7 @@ def run(
     as_json: bool,
     gate: Path | None,
     save_baseline: Path | None,
+    split: str | None,
     quiet: bool,
 ) -> None:
     settings = load_settings(index_dir=index_dir, top_k=k)
@@ -77,7 +81,7 @@ def run(
         raise OptionsInvalid("--json 只输出一种检索方式的指标：请只给一个 --mode。")
     if url and index_dir:
         raise OptionsInvalid("--url 评测服务端自己的索引：请去掉 --index-dir。")
-    eval_set = _load(set_path)
+    eval_set = _load(set_path).only(split)
     # Library output (model loading, warnings) must not mix with the result on stdout.
     with contextlib.redirect_stdout(sys.stderr):
         if url:
@@ -95,7 +99,7 @@ def run(
         write_reports(result, out)
     _print_result(result, out, as_json)
     if save_baseline:
-        _save_baseline(result, save_baseline)
+        _save_baseline(result, save_baseline, split)
     if gate:
         _check_gate(result, gate)
 
@@ -176,11 +180,12 @@ def _print_result(result: Run, out: Path, as_json: bool) -> None:
     click.echo(f"报告：{out / 'report.html'}")
 
 
-def _save_baseline(result: Run, path: Path) -> None:
+def _save_baseline(result: Run, path: Path, split: str | None) -> None:
     mode = next(iter(result.modes))
     headline = _headline(result, mode)
     baseline = {
-        "set": str(result.eval_set.path),
+        "set": _relative(result.eval_set.path),
+        "split": split or "all",
         "mode": mode,
         "k": headline["k"],
         "model": headline["model"],
@@ -189,6 +194,13 @@ def _save_baseline(result: Run, path: Path) -> None:
     }
     write_atomic(path, json.dumps(baseline, ensure_ascii=False, indent=2) + "\n")
     click.echo(f"基线已写入 {path}", err=True)
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
 
 
 def _check_gate(result: Run, path: Path) -> None:

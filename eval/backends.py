@@ -38,6 +38,7 @@ class Observation:
     refused: bool
     cited: tuple[Passage, ...]
     latency_ms: float
+    short_answer: str = ""
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class LocalBackend:
             refused=answer.refused,
             cited=tuple(_passage_of_hit(c.hit) for c in answer.citations),
             latency_ms=latency,
+            short_answer=answer.short_answer,
         )
 
 
@@ -114,6 +116,7 @@ class HttpBackend:
             refused=data["refused"],
             cited=tuple(_passage_of_json(c) for c in data["citations"]),
             latency_ms=latency,
+            short_answer=data.get("short_answer") or "",
         )
 
     def _get_json(self, path: str) -> dict:

@@ -10,10 +10,14 @@ has no exhaustive judgments, and overlapping chunks share evidence).
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
 
+from answer.question import SHORT_TYPES, answer_type
+from answer.spans import UNITS
 from eval.backends import Observation
 from eval.questions import EvalQuestion
 
@@ -26,6 +30,7 @@ METRICS = (
     "refusal_accuracy",
     "false_refusal_rate",
     "keyword_recall",
+    "short_answer_accuracy",
     "citation_accuracy",
     "latency_p50_ms",
     "latency_p95_ms",
@@ -44,6 +49,7 @@ class Scored:
     relevant: tuple[bool, ...]  # per retrieved passage, in rank order
     cited_relevant: tuple[bool, ...]  # per citation
     keywords_found: tuple[str, ...]
+    answer_type: str = "other"  # what the question asks for (answer.question)
 
     @property
     def first_rank(self) -> int | None:
@@ -78,6 +84,18 @@ class Scored:
         return len(self.keywords_found) / len(keywords) if keywords else None
 
     @property
+    def short_answer_correct(self) -> float | None:
+        """For answerable questions asking for a number, date, person, place,
+        organisation or name: 1 when the short answer equals a keyword (a
+        refusal or no short answer is 0); None where no short answer applies."""
+        q = self.question
+        if not q.answerable or not short_answer_applies(self.answer_type, q.keywords):
+            return None
+        if self.observation.refused:
+            return 0.0
+        return float(short_answer_matches(self.observation.short_answer, q.keywords))
+
+    @property
     def citation_accuracy(self) -> float | None:
         cited = self.cited_relevant
         return sum(cited) / len(cited) if cited else None
@@ -100,6 +118,8 @@ class Scored:
         elif self.keyword_recall is not None and self.keyword_recall < 1:
             missing = [k for k in q.keywords if k not in self.keywords_found]
             reasons.append("答案缺少：" + "、".join(missing))
+        if self.short_answer_correct == 0.0 and not o.refused:
+            reasons.append(f"短答案不对：“{o.short_answer or '（无）'}”")
         if self.citation_accuracy is not None and self.citation_accuracy < 1:
             reasons.append(f"引用不相关 {self.cited_relevant.count(False)} 处")
         return reasons
@@ -124,6 +144,8 @@ class Scored:
             ],
             "first_relevant_rank": self.first_rank,
             "answer": o.answer,
+            "short_answer": o.short_answer,
+            "answer_type": self.answer_type,
             "refused": o.refused,
             "citations": [
                 {"chunk_id": p.chunk_id, "relevant": rel}
@@ -137,6 +159,7 @@ class Scored:
                 "ndcg@10": self.ndcg if q.answerable else None,
                 "refusal_correct": self.refusal_correct,
                 "keyword_recall": self.keyword_recall if q.answerable else None,
+                "short_answer_correct": self.short_answer_correct,
                 "citation_accuracy": self.citation_accuracy if q.answerable else None,
             },
             "latency_ms": round(o.latency_ms, 2),
@@ -156,6 +179,7 @@ def score(question: EvalQuestion, observation: Observation) -> Scored:
         tuple(relevant(p) for p in observation.retrieved),
         tuple(relevant(p) for p in observation.cited),
         found,
+        answer_type(question.question),
     )
 
 
@@ -175,6 +199,7 @@ def summarise(scored: list[Scored]) -> dict:
         "refusal_accuracy": _mean(float(s.refusal_correct) for s in scored),
         "false_refusal_rate": _mean(float(s.observation.refused) for s in answerable),
         "keyword_recall": _mean(s.keyword_recall for s in with_keywords),
+        "short_answer_accuracy": _mean(s.short_answer_correct for s in scored),
         "citation_accuracy": _mean(float(c) for c in citations),
         "latency_p50_ms": _percentile(latencies, 50),
         "latency_p95_ms": _percentile(latencies, 95),
@@ -209,6 +234,12 @@ def by_tag(scored: list[Scored]) -> dict[str, dict]:
     return {t: summarise([s for s in scored if t in s.question.tags]) for t in tags}
 
 
+def by_answer_type(scored: list[Scored]) -> dict[str, dict]:
+    """Metrics per expected answer type (number, date, person, …)."""
+    types = sorted({s.answer_type for s in scored})
+    return {t: summarise([s for s in scored if s.answer_type == t]) for t in types}
+
+
 def check_baseline(metrics: dict, baseline: dict) -> list[str]:
     """Metrics worse than the stored baseline, one line each (empty: the gate passes)."""
     worse = []
@@ -225,6 +256,45 @@ def check_baseline(metrics: dict, baseline: dict) -> list[str]:
 
 def _fold(text: str) -> str:
     return "".join(text.split()).casefold()
+
+
+SHORT_KEYWORD_CHARS = 12
+_QUANTITY = re.compile(r"[\d.,]*\d(?:余|多)?[十百千万亿]*")
+_UNIT_TAIL = re.compile(rf"(?:余|多)?(?:{'|'.join(map(re.escape, UNITS))})?")
+
+
+def normalise_answer(text: str) -> str:
+    """Width, case, spaces and punctuation folded away: "“3辆”" -> "3辆"."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(
+        ch for ch in text if not ch.isspace() and not unicodedata.category(ch).startswith("P")
+    )
+
+
+def short_answer_applies(kind: str, keywords: tuple[str, ...] | list[str]) -> bool:
+    """A short answer is expected when the question asks for a typed fact and
+    its keywords are span-sized: an annotated answer of a whole clause ("尤金袋鼠
+    最初是于1628年船难的生还者在西澳发现的") can never equal a short answer."""
+    return kind in SHORT_TYPES and any(
+        0 < len(normalise_answer(k)) <= SHORT_KEYWORD_CHARS for k in keywords
+    )
+
+
+def short_answer_matches(short: str, keywords: tuple[str, ...] | list[str]) -> bool:
+    """The short answer equals a keyword after normalisation. A keyword that is
+    a bare quantity ("37885", "2.59万") also matches it followed by its unit
+    ("37885场", "2.59万家", "800余件"): the short answer states the unit the
+    passage gives, the keyword only the number."""
+    answer = normalise_answer(short)
+    if not answer:
+        return False
+    for keyword in map(normalise_answer, keywords):
+        if answer == keyword:
+            return True
+        quantity = _QUANTITY.fullmatch(keyword) and answer.startswith(keyword)
+        if quantity and _UNIT_TAIL.fullmatch(answer[len(keyword) :]):
+            return True
+    return False
 
 
 def _mean(values) -> float | None:

@@ -1,12 +1,14 @@
 """Evaluation sets: JSONL files, one question per line.
 
     {"id": str, "question": str, "evidence": [str], "keywords": [str],
-     "source": str | null, "answerable": bool, "tags": [str]}
+     "source": str | null, "answerable": bool, "tags": [str], "split": "fit" | "eval"}
 
 `evidence` marks the relevant passages (a passage containing any of the strings,
 whitespace ignored); `keywords` are the facts a correct answer states; `source`
 (an organisation or case title) decides relevance when there is no evidence;
-`tags` group the questions in reports. Only `id` and `question` are required.
+`tags` group the questions in reports; `split` says whether a question may be
+used to fit the answer models ("fit") or only to measure them ("eval", the
+default). Only `id` and `question` are required.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from pathlib import Path
 
 from errors import GhqaError
 
-KNOWN_FIELDS = {"id", "question", "evidence", "keywords", "source", "answerable", "tags"}
+KNOWN_FIELDS = {"id", "question", "evidence", "keywords", "source", "answerable", "tags", "split"}
+SPLITS = ("fit", "eval")
 
 
 class EvalSetInvalid(GhqaError):
@@ -33,6 +36,7 @@ class EvalQuestion:
     source: str | None = None
     answerable: bool = True
     tags: tuple[str, ...] = ()
+    split: str = "eval"
     extra: tuple[tuple[str, object], ...] = ()  # unknown fields, kept but unused
 
     def is_relevant(self, text: str, organisation: str = "", title: str = "") -> bool:
@@ -52,6 +56,15 @@ class EvalSet:
     path: Path
     questions: tuple[EvalQuestion, ...]
     unknown_fields: tuple[str, ...]  # reported once by the caller, then ignored
+
+    def only(self, split: str | None) -> EvalSet:
+        """The questions of one split (None: all of them)."""
+        if split is None:
+            return self
+        kept = tuple(q for q in self.questions if q.split == split)
+        if not kept:
+            raise EvalSetInvalid(f"{self.path} 中没有 split 为 {split} 的题目。")
+        return EvalSet(self.path, kept, self.unknown_fields)
 
 
 def load_set(path: Path) -> EvalSet:
@@ -100,6 +113,9 @@ def parse_line(line: str) -> EvalQuestion:
             raise ValueError(f"字段 {name} 必须是字符串数组")
     if data.get("source") is not None and not isinstance(data["source"], str):
         raise ValueError("字段 source 必须是字符串或 null")
+    split = data.get("split", "eval")
+    if split not in SPLITS:
+        raise ValueError("字段 split 必须是 fit 或 eval")
     answerable = data.get("answerable", True)
     if not isinstance(answerable, bool):
         raise ValueError("字段 answerable 必须是 true 或 false")
@@ -111,6 +127,7 @@ def parse_line(line: str) -> EvalQuestion:
         source=data.get("source"),
         answerable=answerable,
         tags=tuple(data.get("tags", [])),
+        split=split,
         extra=tuple((k, v) for k, v in data.items() if k not in KNOWN_FIELDS),
     )
 

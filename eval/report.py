@@ -65,6 +65,7 @@ def failing(scored: list[Scored]) -> list[dict]:
                 "reasons": reasons,
                 "evidence": list(q.evidence),
                 "answer": o.answer,
+                "short_answer": o.short_answer,
                 "first_rank": s.first_rank,
                 "passages": [
                     {

@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from answer.service import AnswerService
 from eval.backends import BackendInfo, HttpBackend, LocalBackend
-from eval.metrics import Scored, by_tag, intervals, score, summarise
+from eval.metrics import Scored, by_answer_type, by_tag, intervals, score, summarise
 from eval.questions import EvalSet
 from index.searcher import Searcher
 from settings import Settings
@@ -34,6 +34,7 @@ class ModeRun:
             "metrics": self.metrics,
             "ci95": {k: list(v) if v else None for k, v in intervals(self.scored).items()},
             "by_tag": by_tag(self.scored),
+            "by_answer_type": by_answer_type(self.scored),
         }
 
 

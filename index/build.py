@@ -41,6 +41,7 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    repairs: list[tuple[str, str, str]] = field(default_factory=list)  # (source, profile, what)
     embedded: int = 0
     reused: int = 0
     written: bool = False
@@ -88,6 +89,7 @@ def _update(
     chunks = [c for f in ingested for c in f.chunks]
     report.files, report.chunks = len(ingested), len(chunks)
     report.cases = sum(f.cases for f in ingested)
+    report.repairs = [(f.source, f.profile, r) for f in ingested for r in f.repairs]
     if previous:
         present = {f.source for f in ingested} | {source for source, _ in report.skipped}
         report.removed = sorted(set(previous.manifest["files"]) - present)
@@ -150,11 +152,29 @@ def _ingest_changed(
         old = previous.manifest["files"].get(source) if previous else None
         if chunks_reusable and old and old["sha256"] == sha:
             chunks = tuple(previous.chunks_by_source.get(source, ()))
-            out.append(IngestedFile(source, old["name"], sha, old["cases"], chunks))
+            out.append(
+                IngestedFile(
+                    source,
+                    old["name"],
+                    sha,
+                    old["cases"],
+                    chunks,
+                    old.get("profile", "none"),
+                    tuple(old.get("repairs", ())),
+                )
+            )
             report.unchanged.append(source)
             continue
         try:
-            out.append(ingest_file(path, settings.chunk_size, settings.chunk_overlap))
+            out.append(
+                ingest_file(
+                    path,
+                    settings.chunk_size,
+                    settings.chunk_overlap,
+                    settings.corpus_profile,
+                    settings.profile_dir,
+                )
+            )
         except UnsupportedDocument as exc:
             report.skipped.append((source, str(exc)))
             continue
@@ -197,6 +217,7 @@ def _chunking(settings: Settings) -> dict:
         "overlap": settings.chunk_overlap,
         "separators": SEPARATORS,
         "unit": "characters",
+        "corpus_profile": settings.corpus_profile or "auto",
     }
 
 
@@ -255,6 +276,8 @@ def _manifest(
                 "sha256": f.sha256,
                 "cases": f.cases,
                 "chunks": len(f.chunks),
+                "profile": f.profile,
+                "repairs": list(f.repairs),
             }
             for f in files
         },

@@ -1,5 +1,6 @@
-"""Place names: which ones the corpus's organisations carry, which ones a user
-may name, and how they are spelled in pinyin ("Anhui" -> 安徽)."""
+"""Place names: which ones the corpus's organisations carry and how they are
+spelled in pinyin ("Anhui" -> 安徽). There is no fixed list of places: they
+come from the documents (organisation names, words jieba tags as places)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,6 @@ from collections.abc import Iterable
 
 import jieba
 
-# Provincial-level divisions, their capitals and large cities: enough to notice
-# a question about a place the corpus never mentions.
-GAZETTEER = frozenset(
-    """
-北京 天津 上海 重庆 河北 山西 辽宁 吉林 黑龙江 江苏 浙江 安徽 福建 江西 山东 河南 湖北 湖南 广东
-海南 四川 贵州 云南 陕西 甘肃 青海 台湾 内蒙古 广西 西藏 宁夏 新疆 香港 澳门 石家庄 太原 沈阳
-长春 哈尔滨 南京 杭州 合肥 福州 南昌 济南 郑州 武汉 长沙 广州 海口 成都 贵阳 昆明 西安 兰州 西宁
-呼和浩特 南宁 拉萨 银川 乌鲁木齐 深圳 苏州 青岛 大连 宁波 厦门 无锡 东莞 佛山 温州
-""".split()
-)
 # Official romanisations that plain pinyin gets wrong (陕西 would read "shanxi",
 # which is 山西).
 OFFICIAL_SPELLINGS = {"陕西": "shaanxi"}

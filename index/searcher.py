@@ -155,7 +155,5 @@ def clean_question(question: str) -> str:
     cleaned = "".join(ch for ch in question if ch.isprintable() or ch in " \t\n")
     cleaned = " ".join(cleaned.split())
     if not cleaned:
-        raise EmptyQuestion(
-            "问题为空：请输入要查询的问题，例如：北京的双沟通一共开了多少场职工沟通会？"
-        )
+        raise EmptyQuestion("问题为空：请输入要查询的问题，例如：这项工作取得了哪些成效？")
     return cleaned[:MAX_QUESTION_CHARS]

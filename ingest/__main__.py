@@ -25,6 +25,7 @@ from settings import SHIPPED_CORPUS, load_settings
 @click.option("--model", help="sentence-transformers 模型 id 或本地目录")
 @click.option("--chunk-size", type=int, help="每段最多字符数")
 @click.option("--chunk-overlap", type=int, help="相邻段落重叠字符数")
+@click.option("--profile", help="对所有文件使用这个语料配置（默认按文件内容自动匹配；none 为关闭）")
 @click.option("--rebuild", is_flag=True, help="忽略已有索引，全部重新嵌入")
 @click.option("--quiet", is_flag=True, help="不显示进度条")
 @exit_on_error
@@ -34,11 +35,16 @@ def main(
     model: str | None,
     chunk_size: int | None,
     chunk_overlap: int | None,
+    profile: str | None,
     rebuild: bool,
     quiet: bool,
 ) -> None:
     settings = load_settings(
-        index_dir=index_dir, model=model, chunk_size=chunk_size, chunk_overlap=chunk_overlap
+        index_dir=index_dir,
+        model=model,
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        corpus_profile=profile,
     )
     report = update_index(
         settings, list(paths) or [SHIPPED_CORPUS], rebuild=rebuild, progress=not quiet
@@ -49,6 +55,8 @@ def main(
 def print_summary(report: BuildReport) -> None:
     for source, reason in report.skipped:
         click.echo(f"警告：跳过 {source}：{reason}", err=True)
+    for source, profile, what in report.repairs:
+        click.echo(f"修复（语料配置 {profile}）{Path(source).name}：{what}", err=True)
     if report.full_rebuild_reason:
         click.echo(f"说明：{report.full_rebuild_reason}", err=True)
     click.echo(

@@ -24,10 +24,6 @@ _HALF_PUNCT_IN_CJK = re.compile(rf"(?<=[{_CJK}])[,;:?!()]|[,;:?!()](?=[{_CJK}])"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
 _SPACES = re.compile(r"[ \t\xa0]+")
 
-# Misreadings that print extraction makes in this domain and that are never
-# correct Chinese; kept short and explicit rather than guessed.
-KNOWN_MISREADINGS = {"建会人会": "建会入会"}
-
 # A paragraph that ends with one of these ends a sentence; anything else was
 # cut by a page or column break and continues in the next paragraph.
 _SENTENCE_END = re.compile(r"[。！？!?；;…]['\"”’」』）)]*$")
@@ -36,13 +32,14 @@ _ENDS_LATIN = re.compile(r"[A-Za-z0-9]$")
 _STARTS_LATIN = re.compile(r"^[A-Za-z0-9]")
 
 
-def normalise(text: str) -> str:
-    """Character-level clean-up; keeps line and paragraph structure."""
+def normalise(text: str, misreadings: tuple[tuple[str, str], ...] = ()) -> str:
+    """Character-level clean-up; keeps line and paragraph structure.
+    `misreadings`: (wrong, right) pairs a corpus profile knows for its documents."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _CONTROL.sub("", text)
     text = text.translate(_FULLWIDTH_ALNUM)
     text = _HALF_PUNCT_IN_CJK.sub(lambda m: _WIDEN[m.group()], text)
-    for wrong, right in KNOWN_MISREADINGS.items():
+    for wrong, right in misreadings:
         text = text.replace(wrong, right)
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     return "\n".join(lines)

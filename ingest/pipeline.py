@@ -9,8 +9,9 @@ from pathlib import Path
 from errors import CorpusEmpty, CorpusNotFound
 from ingest.chunking import chunk_sections, make_splitter
 from ingest.loaders import load_document
+from ingest.profile import profile_for
 from ingest.records import Chunk
-from ingest.structure import split_sections
+from ingest.structure import structure
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,8 @@ class IngestedFile:
     sha256: str
     cases: int
     chunks: tuple[Chunk, ...]
+    profile: str = "none"  # the corpus profile applied (ingest/profile.py)
+    repairs: tuple[str, ...] = ()  # what the profile changed, in words, for the build report
 
 
 def collect_files(paths: list[Path]) -> list[Path]:
@@ -51,10 +54,22 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def ingest_file(path: Path, chunk_size: int, chunk_overlap: int) -> IngestedFile:
-    """Load, clean, split and chunk one file; raises UnsupportedDocument."""
+def ingest_file(
+    path: Path,
+    chunk_size: int,
+    chunk_overlap: int,
+    profile: str | None = None,
+    profile_dir: Path | None = None,
+) -> IngestedFile:
+    """Load, clean, split and chunk one file; raises UnsupportedDocument.
+    `profile`: a corpus profile's name to force (default: the one that lists
+    this file's hash, if any)."""
     doc = load_document(path)
-    sections = split_sections(doc)
+    chosen = profile_for(doc.sha256, profile, profile_dir)
+    sections, moves = structure(doc, chosen)
     chunks = chunk_sections(sections, doc.source, make_splitter(chunk_size, chunk_overlap))
     cases = sum(1 for s in sections if s.organisation)
-    return IngestedFile(doc.source, doc.name, doc.sha256, cases, tuple(chunks))
+    repairs = tuple(m.describe() for m in moves)
+    return IngestedFile(
+        doc.source, doc.name, doc.sha256, cases, tuple(chunks), chosen.name, repairs
+    )

@@ -4,8 +4,10 @@ Formats that mark headings (Markdown, Word, HTML; loaders render them as '#'
 lines) are split at those headings. Plain text from print is split where an
 organisation line ('云南省总工会') is followed by a title line, the layout of
 case collections. A column of one case printed inside the next is moved back
-(see `relocate_strays`), then paragraphs broken by page breaks are joined, one
-section at a time so that no repair runs across a case boundary.
+(see `relocate_strays`) when the document's corpus profile asks for it (the
+rule was measured on one article, so it is off for everything else); then
+paragraphs broken by page breaks are joined, one section at a time so that no
+repair runs across a case boundary.
 """
 
 from __future__ import annotations
@@ -18,17 +20,12 @@ from itertools import pairwise
 from pathlib import Path
 
 from ingest.clean import is_heading_like, join_broken, normalise, paragraphs
+from ingest.profile import PLAIN, ColumnRule, CorpusProfile
 from ingest.records import Document, Section
 
 ORGANISATION = re.compile(r"(总工会|工会|工会联合会|联合会|工会委员会)$")
 _HEADING_MARK = re.compile(r"^(#{1,6})\s+(.*)$")
 
-# A run of paragraphs is moved to the previous case when its vocabulary is at
-# least this many times closer to that case than to the rest of its own.
-# Measured on the shipped corpus: the misplaced 新疆 column scores 4.8, every
-# genuine run scores at most 0.75.
-STRAY_RATIO = 2.0
-STRAY_MIN_SIMILARITY = 0.03
 _MAX_BLOCKS_FOR_STRAY_SEARCH = 60
 
 
@@ -39,20 +36,44 @@ class _Draft:
     blocks: list[str] = field(default_factory=list)
 
 
-def split_sections(doc: Document) -> list[Section]:
-    blocks = paragraphs(normalise(doc.text))
+@dataclass(frozen=True)
+class Move:
+    """A run of paragraphs moved to the case it belongs to (for the build report)."""
+
+    paragraphs: tuple[str, ...]
+    from_case: str
+    to_case: str
+    ratio: float
+
+    def describe(self) -> str:
+        first = self.paragraphs[0]
+        shown = first if len(first) <= 30 else first[:30] + "……"
+        return (
+            f"移动 {len(self.paragraphs)} 段（“{shown}”）：从「{self.from_case}」移回「{self.to_case}」，"
+            f"与后者的用词相似度是与本案例的 {self.ratio:.1f} 倍"
+        )
+
+
+def split_sections(doc: Document, profile: CorpusProfile = PLAIN) -> list[Section]:
+    return structure(doc, profile)[0]
+
+
+def structure(doc: Document, profile: CorpusProfile = PLAIN) -> tuple[list[Section], list[Move]]:
+    """The document's cases, and the paragraphs the profile's column rule moved."""
+    blocks = paragraphs(normalise(doc.text, profile.misreadings))
     if any(_HEADING_MARK.match(b) for b in blocks):
         drafts = _split_marked(blocks)
     else:
         drafts = _split_plain(blocks)
     if not drafts[0].title and not drafts[0].organisation:
         drafts[0].title = Path(doc.name).stem
-    relocate_strays(drafts)
-    return [
+    moves = relocate_strays(drafts, profile.columns) if profile.columns else []
+    sections = [
         Section(doc.name, d.organisation, d.title, tuple(join_broken(d.blocks)), pos)
         for pos, d in enumerate(drafts)
         if d.blocks
     ]
+    return sections, moves
 
 
 def _split_plain(blocks: list[str]) -> list[_Draft]:
@@ -111,7 +132,7 @@ def _split_marked(blocks: list[str]) -> list[_Draft]:
     return drafts
 
 
-def relocate_strays(drafts: list[_Draft]) -> None:
+def relocate_strays(drafts: list[_Draft], rule: ColumnRule) -> list[Move]:
     """Move a run of paragraphs that belongs to the previous case back to it.
 
     Print layouts sometimes continue one case's column inside the next case.
@@ -120,30 +141,40 @@ def relocate_strays(drafts: list[_Draft]) -> None:
     own case.
     """
     vectoriser = _BigramTfidf([b for d in drafts for b in d.blocks])
+    moves = []
     for prev, cur in pairwise(drafts[1:]):
-        run = _most_stray_run(vectoriser, prev.blocks, cur.blocks)
+        run = _most_stray_run(vectoriser, prev.blocks, cur.blocks, rule)
         if run:
-            start, end = run
-            prev.blocks.extend(cur.blocks[start:end])
+            (start, end), ratio = run
+            moved = tuple(cur.blocks[start:end])
+            moves.append(Move(moved, _name(cur), _name(prev), ratio))
+            prev.blocks.extend(moved)
             del cur.blocks[start:end]
+    return moves
 
 
-def _most_stray_run(vec: _BigramTfidf, prev: list[str], cur: list[str]) -> tuple[int, int] | None:
+def _name(draft: _Draft) -> str:
+    return " · ".join(p for p in (draft.organisation, draft.title) if p)
+
+
+def _most_stray_run(
+    vec: _BigramTfidf, prev: list[str], cur: list[str], rule: ColumnRule
+) -> tuple[tuple[int, int], float] | None:
     if not prev or len(cur) < 3 or len(cur) > _MAX_BLOCKS_FOR_STRAY_SEARCH:
         return None
     prev_vec = vec.of(prev)
-    best, best_ratio = None, STRAY_RATIO
+    best, best_ratio = None, rule.min_ratio
     for start in range(1, len(cur)):
         for end in range(start + 1, len(cur) + 1):
             run_vec = vec.of(cur[start:end])
             to_prev = _cosine(run_vec, prev_vec)
             to_own = _cosine(run_vec, vec.of(cur[:start] + cur[end:]))
-            if to_prev < STRAY_MIN_SIMILARITY:
+            if to_prev < rule.min_similarity:
                 continue
             ratio = to_prev / max(to_own, 1e-6)
             if ratio > best_ratio:
                 best, best_ratio = (start, end), ratio
-    return best
+    return (best, best_ratio) if best else None
 
 
 class _BigramTfidf:

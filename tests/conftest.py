@@ -14,6 +14,7 @@ from index.embedder import load_embedder
 from index.searcher import Searcher
 from index.store import load_index
 from ingest.loaders import load_document
+from ingest.profile import profile_for
 from ingest.structure import split_sections
 from settings import PROJECT_ROOT, SHIPPED_CORPUS, Settings
 from tests.fakes import HashingEmbedder
@@ -33,7 +34,8 @@ def fake_embedder() -> HashingEmbedder:
 
 @pytest.fixture(scope="session")
 def corpus_sections():
-    return split_sections(load_document(CORPUS_FILE))
+    doc = load_document(CORPUS_FILE)
+    return split_sections(doc, profile_for(doc.sha256))
 
 
 @pytest.fixture(scope="session")

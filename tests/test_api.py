@@ -30,7 +30,7 @@ def service(tmp_path_factory):
     from settings import Settings
 
     settings = Settings(
-        data_dir=tmp_path_factory.mktemp("api"), model="fake-hashing-embedder", refuse_min_dense=0.0
+        data_dir=tmp_path_factory.mktemp("api"), model="fake-hashing-embedder", answer_threshold=0.0
     )
     embedder = HashingEmbedder()
     update_index(settings, [SHIPPED_CORPUS], embedder=embedder, progress=False)
@@ -53,7 +53,8 @@ def test_ask_contract(server):
     response = httpx.post(f"{server.url}/api/ask", json={**QUESTION, "k": 3})
     assert response.status_code == 200
     body = response.json()
-    assert {"answer", "refused", "citations", "latency_ms"} <= set(body)
+    assert {"answer", "short_answer", "refused", "citations", "latency_ms"} <= set(body)
+    assert isinstance(body["short_answer"], str)
     assert isinstance(body["answer"], str) and body["refused"] is False
     assert isinstance(body["latency_ms"], float) and body["latency_ms"] > 0
     assert "37885" in body["answer"]
@@ -99,7 +100,7 @@ def test_health(server):
         (
             b'{"question": "   "}',
             "empty_question",
-            "问题为空：请输入要查询的问题，例如：北京的双沟通一共开了多少场职工沟通会？",
+            "问题为空：请输入要查询的问题，例如：这项工作取得了哪些成效？",
         ),
     ],
 )

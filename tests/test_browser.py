@@ -107,6 +107,8 @@ def test_ask_see_answer_and_cited_source(page, server):
     page.wait_for_selector("#sources .source", timeout=30_000)
     chat = page.inner_text("#chat")
     assert "37885" in chat and "[1]" in chat
+    # The asked-for fact in bold, above the sentence that supports it.
+    assert page.locator("#chat strong").last.inner_text() == "37885场"
     sources = page.inner_text("#sources")
     assert "引用来源" in sources and "[1] 北京市总工会 · 深化“双沟通” 破解建会入会难题" in sources
     assert page.locator("#sources mark").count() >= 1  # the quoted sentence is highlighted

@@ -16,12 +16,16 @@ from ingest.clean import ends_sentence, glue, join_broken, normalise, paragraphs
         ("。，！？；：", "。，！？；："),
         ("a\u200bb\x07c", "abc"),
         ("  多   空格\t中间  ", "多 空格 中间"),
-        ("破解建会人会难题", "破解建会入会难题"),
+        ("破解建会人会难题", "破解建会人会难题"),  # misreadings belong to a corpus profile
         ("行一\r\n行二\r行三", "行一\n行二\n行三"),
     ],
 )
 def test_normalise(raw, expected):
     assert normalise(raw) == expected
+
+
+def test_normalise_applies_a_profiles_misreadings():
+    assert normalise("破解建会人会难题", (("建会人会", "建会入会"),)) == "破解建会入会难题"
 
 
 def test_normalise_long_text_keeps_every_line():

@@ -48,9 +48,7 @@ def test_ingest_empty_folder(tmp_path):
 @pytest.mark.parametrize("question", ["", "   ", "\t\n", "\x07\x1b"])
 def test_search_empty_question(question, tmp_path):
     result = run("index.search", question, "--index-dir", str(tmp_path))
-    assert_one_line_error(
-        result, "问题为空：请输入要查询的问题，例如：北京的双沟通一共开了多少场职工沟通会？"
-    )
+    assert_one_line_error(result, "问题为空：请输入要查询的问题，例如：这项工作取得了哪些成效？")
 
 
 def test_search_without_index(tmp_path):

@@ -156,7 +156,7 @@ def service(tmp_path_factory) -> AnswerService:
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("eval"),
         model="fake-hashing-embedder",
-        refuse_min_dense=0.0,
+        answer_threshold=0.0,
     )
     embedder = HashingEmbedder()
     update_index(settings, [SHIPPED_CORPUS], embedder=embedder, progress=False)

@@ -136,3 +136,38 @@ def test_readme_table_agrees_with_the_baselines():
     baseline = json.loads(BASELINES.read_text(encoding="utf-8"))["metrics"]
     for name in ("recall@1", "recall@5", "mrr@10", "ndcg@10", "refusal_accuracy"):
         assert shown[name] == f"{baseline[name]:.3f}", name
+
+
+# --- the second corpus: somebody else's documents and questions -----------------
+
+CMRC_SET = PROJECT_ROOT / "eval" / "sets" / "cmrc2018.jsonl"
+CMRC_BASELINES = PROJECT_ROOT / "eval" / "baselines-cmrc.json"
+
+
+@pytest.fixture(scope="module")
+def cmrc_run(real_settings, real_embedder, tmp_path_factory):
+    """The CMRC documents indexed from ../shared with the default model, and the
+    evaluation split of its set asked through the same AnswerService."""
+    from eval.cmrc import SOURCE, convert
+    from index.build import update_index
+    from index.searcher import Searcher
+    from index.store import load_index
+
+    assert SOURCE.is_file(), f"{SOURCE} is missing: the project expects ../shared/datasets"
+    root = tmp_path_factory.mktemp("cmrc")
+    rows = convert(SOURCE, root / "docs")
+    committed = [json.loads(line) for line in CMRC_SET.read_text(encoding="utf-8").splitlines()]
+    assert committed == rows, "eval/sets/cmrc2018.jsonl is stale: run python -m eval.cmrc"
+    settings = real_settings.model_copy(update={"data_dir": root, "index_dir": root / "index"})
+    update_index(settings, [root / "docs"], embedder=real_embedder, progress=False)
+    searcher = Searcher(load_index(root / "index"), real_embedder, settings)
+    service = AnswerService(searcher, settings)
+    return run_local(settings, load_set(CMRC_SET).only("eval"), ["hybrid"], False, service)
+
+
+@pytest.mark.slow
+def test_second_corpus_gate(cmrc_run):
+    baseline = json.loads(CMRC_BASELINES.read_text(encoding="utf-8"))
+    assert baseline["split"] == "eval" and baseline["set"].endswith("cmrc2018.jsonl")
+    metrics = cmrc_run.modes["hybrid"].metrics
+    assert check_baseline(metrics, baseline["metrics"]) == [], metrics

@@ -1,3 +1,5 @@
+import pytest
+
 from ingest.records import Document
 from ingest.structure import is_case_start, split_sections
 
@@ -93,3 +95,39 @@ def test_paragraphs_never_join_across_a_case_boundary():
     )
     sections = split_sections(Document("/x/c.txt", "c.txt", text, ""))
     assert [s.paragraphs for s in sections] == [("甲的正文没有写完",), ("乙的正文。",)]
+
+
+# --- corpus profiles: repairs measured on the shipped article apply to it alone ---
+
+
+def test_the_shipped_article_gets_its_profile_and_others_do_not(tmp_path):
+    from ingest.loaders import load_document
+    from ingest.pipeline import ingest_file
+    from ingest.profile import profile_for
+    from tests.conftest import CORPUS_FILE
+
+    shipped = ingest_file(CORPUS_FILE, 300, 60)
+    assert shipped.profile == "acftu2024"
+    assert len(shipped.repairs) == 1
+    assert (
+        "从「湖北省总工会" in shipped.repairs[0]
+        and "移回「新疆维吾尔自治区总工会" in shipped.repairs[0]
+    )
+    # The same text with one character changed is someone else's document: no
+    # misreading table, no column moves.
+    other = tmp_path / "copy.txt"
+    other.write_text(CORPUS_FILE.read_text(encoding="utf-8") + "。", encoding="utf-8")
+    plain = ingest_file(other, 300, 60)
+    assert (plain.profile, plain.repairs) == ("none", ())
+    assert any("建会人会" in c.text for c in plain.chunks)
+    assert not any("建会人会" in c.text for c in shipped.chunks)
+    # Forcing the profile by name applies it to any document.
+    assert ingest_file(other, 300, 60, profile="acftu2024").repairs == shipped.repairs
+    assert profile_for(load_document(other).sha256).name == "none"
+
+
+def test_an_unknown_profile_name_says_what_exists():
+    from ingest.profile import ProfileInvalid, profile_for
+
+    with pytest.raises(ProfileInvalid, match="没有名为 nosuch 的语料配置：可用的有 acftu2024"):
+        profile_for("0" * 64, "nosuch")

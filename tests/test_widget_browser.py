@@ -142,6 +142,7 @@ def test_widget_answers_with_citations_on_another_origin(setup, browser):
     ask(page, "北京的双沟通一共开了多少场职工沟通会？")
     answer = page.locator(".msg.bot").last
     assert "37885" in answer.inner_text() and "[1]" in answer.inner_text()
+    assert answer.locator(".short").inner_text() == "37885场"
     assert (
         "北京市总工会 · 深化“双沟通” 破解建会入会难题" in answer.locator(".cite").first.inner_text()
     )

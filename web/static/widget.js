@@ -46,6 +46,7 @@
     ".user { background: #e0e7ff; margin-left: 40px; }",
     ".bot { background: #fff; border: 1px solid #e5e7eb; margin-right: 20px; }",
     ".note { color: #6b7280; font-size: 12px; margin-top: 4px; }",
+    ".short { display: block; font-size: 16px; color: #111; margin-bottom: 4px; }",
     ".error { background: #fef2f2; border: 1px solid #fecaca; color: #991b1b; }",
     ".cites { margin-top: 6px; padding-left: 0; list-style: none; }",
     ".cite { font-size: 12px; color: #374151; border-top: 1px dashed #e5e7eb; padding-top: 4px; margin-top: 4px; }",
@@ -120,7 +121,9 @@
   function scrollDown() { log.scrollTop = log.scrollHeight; }
 
   function showAnswer(data) {
-    var box = el("div", "msg bot", data.answer);
+    var box = el("div", "msg bot");
+    if (data.short_answer) box.appendChild(el("strong", "short", data.short_answer));
+    box.appendChild(document.createTextNode(data.answer));
     (data.notes || []).forEach(function (note) { box.appendChild(el("div", "note", note)); });
     if (data.citations && data.citations.length) {
       var list = el("ul", "cites");

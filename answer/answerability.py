@@ -1,0 +1,176 @@
+"""Is the answer in the passages? One calibrated decision over generic signals.
+
+The signals are measured on the retrieved passages and the reader's scores:
+
+* coverage - the IDF-weighted share of the question's words in the top
+             passages, and of its two rarest words in the first passage;
+* focus    - whether the thing the question is about appears there;
+* places   - whether a place the question names is missing (places come from
+             the documents' own vocabulary and jieba's place tags, not a list);
+* dense    - the best cosine and its margin over the next passages;
+* lexical  - whether BM25 ranks the first passage among its own top three;
+* reader   - the reader's best score, and whether its best clause holds a span
+             of the type the question asks for.
+
+A logistic model fitted by `python -m eval.fit` on two corpora turns them into
+a probability; the cut-off for answering was chosen on the fitting split (a
+lower one, "llm", only stops clear no-evidence questions before a model that
+makes its own refusal).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import cache, lru_cache
+
+import jieba
+import numpy as np
+import stopwordsiso
+
+from answer.fitted import LogisticModel, load_model
+from answer.question import QuestionAnalysis, tagged
+from answer.reader import Reading
+from answer.spans import spans
+from index.bm25 import Bm25Index, is_content_word
+from index.places import CJK_WORD, pinyin_spellings, spelled_places
+from index.searcher import Hit
+
+TOP_PASSAGES = 3
+# Words that frame a question rather than name what it is about: "哪一年",
+# "几位", "干什么" ask for the answer, which the passage states in other words.
+_ASKING = re.compile(r"[哪几啥谁怎]|什么|多少|如何|是否")
+# "哪两种" and "哪五个" ask for a list; the tokenizer splits off the count, which the
+# passage does not repeat (it names the items).
+_COUNT = re.compile(r"[\d一二两三四五六七八九十百千]+[个种项类名家位条件批所支届次]")
+
+_QUESTION_CACHE = 4096
+FEATURES = (
+    "coverage",
+    "coverage_top1",
+    "rare_top1",
+    "focus",
+    "missing_places",
+    "dense_top",
+    "dense_margin",
+    "bm25_agrees",
+    "reader_best",
+    "typed",
+    "wants_span",
+    "slot_top",
+    "asks_unit",
+    "unit_found",
+)
+_UNIT_CANDIDATES = 8  # best candidates searched for a number with the asked unit
+
+
+@cache
+def _function_words() -> frozenset[str]:
+    return frozenset(stopwordsiso.stopwords("zh"))
+
+
+def is_question_frame(term: str) -> bool:
+    return term in _function_words() or bool(_ASKING.search(term))
+
+
+@dataclass(frozen=True)
+class Evidence:
+    signals: tuple[float, ...]  # in FEATURES order
+    probability: float
+
+
+class AnswerabilityJudge:
+    def __init__(self, bm25: Bm25Index, model: LogisticModel | None = None) -> None:
+        self._bm25 = bm25
+        self.model = model or load_model("answerability", FEATURES)
+        # The corpus's own places: its vocabulary's place words and organisations'
+        # places, as collected for the pinyin aliases at build time.
+        self._places = frozenset(p for names in bm25.aliases.values() for p in names)
+        self._spellings = pinyin_spellings(self._places)
+        # Asked for three or four times per question (reader, judge): computed once.
+        self.places_in = lru_cache(maxsize=_QUESTION_CACHE)(self._places_in)
+        self.term_weights = lru_cache(maxsize=_QUESTION_CACHE)(self._term_weights)
+
+    def _places_in(self, question: str) -> tuple[str, ...]:
+        """Places a question names: the corpus's own (also spelled in pinyin) and
+        any word jieba tags as a place, so a place the corpus never mentions
+        still counts."""
+        found = [p for p in self._places if p in question]
+        found += spelled_places(question, self._spellings)
+        found += [w for w, flag in tagged(question) if flag == "ns" and CJK_WORD.match(w)]
+        # '北京市' also contains '北京': keep the longest names only.
+        return tuple(sorted({p for p in found if not any(p != q and p in q for q in found)}))
+
+    def threshold(self, llm: bool = False) -> float:
+        return self.model.thresholds["llm" if llm else "answer"]
+
+    def assess(self, q: QuestionAnalysis, hits: list[Hit], reading: Reading) -> Evidence:
+        signals = self.signals(q, hits, reading)
+        return Evidence(signals, float(self.model.probability(np.asarray(signals))[0]))
+
+    def signals(self, q: QuestionAnalysis, hits: list[Hit], reading: Reading) -> tuple[float, ...]:
+        top = hits[:TOP_PASSAGES]
+        text = "\n".join(h.chunk.index_text for h in top).lower()
+        first = hits[0].chunk.index_text.lower() if hits else ""
+        places = self.places_in(q.text)
+        weights = self.term_weights(q.text)
+        total = sum(weights.values()) or 1.0
+        rare = sorted(weights, key=weights.get, reverse=True)[:2]
+        dense = [h.dense_score or 0.0 for h in hits]
+        return (
+            sum(w for t, w in weights.items() if t in text) / total,
+            sum(w for t, w in weights.items() if t in first) / total,
+            sum(t in first for t in rare) / len(rare) if rare else 1.0,
+            sum(f.lower() in text for f in q.focus) / len(q.focus) if q.focus else 1.0,
+            float(any(p not in text for p in places)),
+            max(dense, default=0.0),
+            (dense[0] - float(np.mean(dense[1:5]))) if len(dense) > 1 else 0.0,
+            float(bool(hits) and hits[0].bm25_rank is not None and hits[0].bm25_rank <= 3),
+            reading.best,
+            float(reading.typed),
+            float(q.wants_span),
+            _share(q.slot, reading.candidates[0].sentence) if reading.candidates else 0.0,
+            float(bool(q.unit)),
+            float(bool(q.unit) and _unit_found(q, reading)),
+        )
+
+    def _term_weights(self, question: str) -> dict[str, float]:
+        """IDF weights of the question's words. Whole words (jieba's accurate
+        mode), not search-mode fragments, so '北京市总工会' counts once; place
+        words are left to the place check; function words (stopwords-iso) and
+        question words are not evidence; an English word absent from the
+        corpus says nothing about Chinese passages and is skipped."""
+        places = self.places_in(question)
+        n = self._bm25.n_docs
+        weights = {}
+        previous = ""
+        for word in jieba.lcut(question.lower()):
+            # "建了" asks about "建": aspect particles are not evidence.
+            term = word[:-1] if len(word) > 1 and word[-1] in "了过着" else word
+            asked, previous = previous, term
+            if not is_content_word(term) or is_question_frame(term):
+                continue
+            if _ASKING.search(asked) and _COUNT.fullmatch(term):
+                continue
+            if any(p in term for p in places):
+                continue
+            df = self._bm25.document_frequency(term)
+            if df == 0 and term.isascii():
+                continue
+            weights[term] = math.log(1 + n / (df + 0.5))
+        return weights
+
+
+def _share(words: tuple[str, ...], text: str) -> float:
+    return sum(w in text for w in words) / len(words) if words else 1.0
+
+
+def _unit_found(q: QuestionAnalysis, reading: Reading) -> bool:
+    """A number with the unit the question asks for ("多少亿元" -> "120亿元") in
+    one of the best candidates: its absence is a strong sign the detail is not there."""
+    return any(
+        s.fit == 1.0
+        for c in reading.candidates[:_UNIT_CANDIDATES]
+        for s in spans(c.text, "number", q.unit)
+    )

@@ -1,0 +1,217 @@
+"""What a question asks for: its answer type, its focus and its slot.
+
+    "935线使用几辆巴士？"       -> type number, focus 935线, slot 使用 巴士
+    "世宗大学后来更名成什么？"  -> type name,   focus 世宗大学, slot 更名
+
+The type comes from the first rule of `TYPE_RULES` whose pattern matches (the
+table, with an example per type, is in the README and tested); the focus is
+the question's most specific noun phrase (quoted text, then proper nouns and
+codes such as 935线, then the rarest nouns); the slot is the content words next
+to the question word: what the passage must say about the focus.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache, lru_cache
+
+import jieba.posseg
+
+# (type, pattern, example). Order matters: "哪一年" is a date before it is a
+# "哪" list, and "是否" a yes/no before anything else.
+TYPE_RULES: tuple[tuple[str, str, str], ...] = (
+    ("yesno", r"是否|是不是|有没有|能否|可否|能不能|吗[？?]?$", "该站点是否收费？"),
+    ("reason", r"为什么|为何|什么原因|原因是|因为什么|何故", "尤金袋鼠为什么被认为是害虫？"),
+    (
+        "date",
+        r"哪一?年|何年|哪一?天|何时|什么时[候间]|几月|几号|哪个月|哪个时期|哪个年代|什么年代|年份|日期|多少年前",
+        "尤金袋鼠最初是何时被发现的？",
+    ),
+    (
+        "person",
+        r"谁|哪[一几]?位|什么人|何人|哪些人|创始人是|作者是|导演是|主演是|名字叫",
+        "这部电影的导演是谁？",
+    ),
+    (
+        "organisation",
+        r"哪[个家所]?(?:单位|部门|公司|机构|组织|企业|学校|大学|医院|银行|球队|俱乐部|政党)|哪家|"
+        r"什么(?:单位|部门|公司|机构|组织|企业)|由谁",
+        "游戏由哪家公司开发？",
+    ),
+    (
+        "place",
+        r"哪里|哪儿|什么地方|何处|何地|在哪|哪[个座]?(?:国家|城市|省|市|县|地区|岛|州)|通往",
+        "东南C口通往什么地方？",
+    ),
+    # "哪五个", "哪几项": a list of things, before "几个" reads as a count.
+    ("list", r"哪[几两二三四五六七八九十]+", "台州的五大技能提升行动是哪五个？"),
+    (
+        "number",
+        r"多少|几[个位名家项次场件条种天人辆座所支届倍岁公米只户]?|数量|多大|多高|多长|多重|多远|多久|"
+        r"比例|百分之|how many|how much",
+        "935线使用几辆巴士？",
+    ),
+    (
+        "name",
+        r"叫什么|称为什么|名为|什么名字|名称是|更名|改名|简称|别称|别名|称号|被称为|称作|命名",
+        "世宗大学后来更名成什么？",
+    ),
+    (
+        "method",
+        r"如何|怎样|怎么|什么方式|哪些措施|什么措施|什么做法|哪些做法|什么办法",
+        "如何调解劳动争议？",
+    ),
+    ("list", r"哪些|哪几|有哪|包括什么|包括哪|分别是|列举", "游戏的模式有哪些？"),
+    ("definition", r"是什么|什么是|指什么|是指|含义|意思|什么样", "AGG01是什么？"),
+)
+_COMPILED = tuple((t, re.compile(p, re.I)) for t, p, _ in TYPE_RULES)
+# Types whose answer is a short span that can be pulled out of a sentence.
+SHORT_TYPES = frozenset({"number", "date", "person", "place", "organisation", "name"})
+
+# The words that ask; they never appear in the passage that answers.
+ASKING = re.compile(
+    r"[哪几啥谁]|什么|多少|如何|怎么|怎样|是否|为什么|为何|何时|何地|何处|何人|吗$|呢$"
+)
+_QUOTED = re.compile(r"[《“\"「『]([^》”\"」』]{1,30})[》”\"」』]")
+_UNIT = re.compile(r"(?:多少|几)([\u4e00-\u9fff%％]{1,4})")
+_NOMINAL = ("n", "nr", "ns", "nt", "nz", "eng", "vn", "j", "l", "i")
+_PROPER = ("nr", "ns", "nt", "nz", "eng", "j")
+# Words that frame a question without saying what it is about.
+_FRAME = frozenset(
+    "请问 问题 一下 情况 方面 内容 主要 具体 分别 一共 总共 大约 大概 目前 现在 当时 后来 最后".split()
+)
+
+
+@dataclass(frozen=True)
+class QuestionAnalysis:
+    text: str
+    type: str  # one of TYPE_RULES' types, or "other"
+    focus: tuple[str, ...]  # words naming what the question is about
+    slot: tuple[str, ...]  # words next to the question word: what is asked of the focus
+    unit: str = ""  # the measure word after 多少/几 ("几辆" -> 辆): the answer's unit
+
+    @property
+    def wants_span(self) -> bool:
+        return self.type in SHORT_TYPES
+
+
+def answer_type(question: str) -> str:
+    for name, pattern in _COMPILED:
+        if pattern.search(question):
+            return name
+    return "other"
+
+
+# Bounded: a server sees endless new questions and passages.
+_TAG_CACHE = 20_000
+
+
+@lru_cache(maxsize=_TAG_CACHE)
+def tagged(question: str) -> tuple[tuple[str, str], ...]:
+    """jieba's (word, part-of-speech) pairs, computed once per question text."""
+    return tuple((w.word, w.flag) for w in jieba.posseg.lcut(question))
+
+
+def analyse(question: str) -> QuestionAnalysis:
+    words = _merge_codes(tagged(question))
+    asking = [i for i, (w, _) in enumerate(words) if ASKING.search(w)]
+    focus = _focus(question, words, set(asking))
+    unit = _unit(question)
+    slot = _slot(words, asking, set(focus) | {unit})
+    return QuestionAnalysis(question, answer_type(question), focus, slot, unit)
+
+
+def _unit(question: str) -> str:
+    """The longest unit right after 多少/几: "多少亿元" -> 亿元, "几辆" -> 辆."""
+    from answer.spans import UNITS
+
+    found = _UNIT.search(question)
+    if not found:
+        return ""
+    after = found.group(1)
+    return max((u for u in UNITS if after.startswith(u)), key=len, default="")
+
+
+def _merge_codes(words: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
+    """'935' + '线' -> '935线', 'C' + '口' -> 'C口': a code with its measure word
+    names one thing, and jieba cuts it in two."""
+    merged: list[tuple[str, str]] = []
+    for word, flag in words:
+        code = merged and re.fullmatch(r"[A-Za-z0-9]+", merged[-1][0])
+        if code and flag in ("n", "q", "ng") and len(word) == 1:
+            merged[-1] = (merged[-1][0] + word, "nz")
+            continue
+        merged.append((word, flag))
+    return merged
+
+
+@cache
+def _function_words() -> frozenset[str]:
+    import stopwordsiso
+
+    return frozenset(stopwordsiso.stopwords("zh"))
+
+
+def _content(word: str, flag: str) -> bool:
+    """A word that can be looked for in a passage. jieba's tags are unreliable on
+    short questions (通往 comes out as an adverb), so this goes by length and a
+    stop-word list more than by tag; single characters say too little."""
+    if ASKING.search(word) or word in _FRAME or word in _function_words():
+        return False
+    if re.fullmatch(r"[A-Za-z0-9]+\w*", word):
+        return True
+    return len(word) >= 2 and flag not in ("x", "uj", "ul", "p", "c", "r", "y", "u", "q")
+
+
+def _focus(question: str, words: list[tuple[str, str]], asking: set[int]) -> tuple[str, ...]:
+    quoted = tuple(m.group(1) for m in _QUOTED.finditer(question))
+    if quoted:
+        return quoted
+    # The first run of nominal words that holds a proper noun or a code, else the
+    # first nominal run: questions name their subject before they ask.
+    runs: list[list[str]] = []
+    current: list[str] = []
+    proper_runs: list[int] = []
+    for i, (word, flag) in enumerate(words):
+        nominal = (
+            i not in asking
+            and word not in _FRAME
+            and (flag.startswith(_NOMINAL) or re.fullmatch(r"[A-Za-z0-9]+\w*", word))
+        )
+        if nominal and _content(word, flag):
+            current.append(word)
+            proper = flag.startswith(_PROPER) or re.search(r"[A-Za-z0-9]", word)
+            if proper and (not proper_runs or proper_runs[-1] != len(runs)):
+                proper_runs.append(len(runs))
+        elif current:
+            runs.append(current)
+            current = []
+    if current:
+        runs.append(current)
+    if not runs:
+        return ()
+    chosen = runs[proper_runs[0]] if proper_runs else runs[0]
+    return ("".join(chosen),) if len(chosen) > 1 else tuple(chosen)
+
+
+def _slot(words: list[tuple[str, str]], asking: list[int], focus: set[str]) -> tuple[str, ...]:
+    """Up to two content words on each side of the first question word, nearest
+    first, that are not part of the focus."""
+    if not asking:
+        return ()
+    at = asking[0]
+    picked: list[str] = []
+    for side in (range(at - 1, -1, -1), range(at + 1, len(words))):
+        taken = 0
+        for i in side:
+            word, flag = words[i]
+            if word in "，。？！?,!；;":
+                break
+            if not _content(word, flag) or any(word in f for f in focus):
+                continue
+            picked.append(word)
+            taken += 1
+            if taken == 2:
+                break
+    return tuple(dict.fromkeys(picked))

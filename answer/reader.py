@@ -1,0 +1,296 @@
+"""The reader: which sentence of the retrieved passages answers, and the short
+answer inside it.
+
+Candidates are the sentences of the top passages and the clauses of each
+sentence (split at ，；：). Each is described by features — its cosine to the
+question, the IDF-weighted share of the question's words it holds, whether it
+holds the focus and the slot words, whether it holds a span of the expected
+answer type near a slot word, its passage's rank — and scored by a logistic
+model fitted on labelled questions of two corpora (`python -m eval.fit`). The
+answer quotes, word for word, the sentence of the best candidate (and a second
+one the model also believes in), each followed by the [n] of its passage.
+
+When the question asks for a number, date, person, place, organisation or
+name, the typed spans of the best candidates are scored by a second fitted
+model; the best becomes the short answer when its probability clears the cut-off
+chosen on the fitting split.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from answer.fitted import LogisticModel, load_model
+from answer.question import QuestionAnalysis
+from answer.records import Citation
+from answer.spans import Span, spans
+from index.searcher import Hit
+
+_SENTENCE = re.compile(r"[^。！？；!?;\n]+[。！？；!?;]*[”’」』）)]*")
+# Clauses end at ，；： (full or half width), but not inside a number ("2,173", "11:00").
+_CLAUSE = re.compile(r"(?:[^，,：:；;。！？!?]|(?<=\d)[,:](?=\d))+[，,：:；;。！？!?]*")
+_CACHE_LIMIT = 50_000
+_SPAN_CANDIDATES = 8  # best candidates whose spans are considered for the short answer
+
+READER_FEATURES = (
+    "cosine",
+    "cosine_gap",
+    "coverage",
+    "coverage_gap",
+    "sentence_coverage",
+    "focus",
+    "slot",
+    "slot_gap",
+    "typed",
+    "typed_slot",
+    "typed_near_slot",
+    "unit",
+    "rank",
+    "clause",
+    "length",
+)
+SPAN_FEATURES = (
+    "candidate",
+    "fit",
+    "alone",
+    "near_slot",
+    "near_focus",
+    "after_slot",
+    "rank",
+    "length",
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    text: str  # the clause or sentence scored
+    sentence: str  # the sentence it belongs to, quoted in the answer
+    hit_index: int
+    position: int  # sentence position in its passage
+    clause: bool
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The scored candidates of one question, best first, and the short answer."""
+
+    candidates: tuple[Candidate, ...]
+    scores: tuple[float, ...]
+    short_answer: str = ""
+    short_score: float = 0.0
+    typed: bool = False  # the best candidate holds a span of the expected type
+    short_from: int = -1  # the passage (hit index) the short answer was read in
+
+    @property
+    def best(self) -> float:
+        return self.scores[0] if self.scores else 0.0
+
+    def passage_order(self, passages: int) -> list[int]:
+        """Passage indices ordered by their best candidate (unread ones last)."""
+        best = np.full(passages, -np.inf)
+        for c, s in zip(self.candidates, self.scores, strict=True):
+            best[c.hit_index] = max(best[c.hit_index], s)
+        return [int(i) for i in np.argsort(-best, kind="stable")]
+
+    def renumbered(self, order: list[int], keep: int) -> Reading:
+        """The same reading after the passages were put in `order`, keeping the
+        first `keep` of them: no model call, no new features."""
+        new_index = {old: new for new, old in enumerate(order)}
+        kept = [
+            (replace(c, hit_index=new_index[c.hit_index]), s)
+            for c, s in zip(self.candidates, self.scores, strict=True)
+            if new_index[c.hit_index] < keep
+        ]
+        short_from = new_index.get(self.short_from, keep)
+        still_read = short_from < keep  # the short answer's passage is among the kept
+        return Reading(
+            tuple(c for c, _ in kept),
+            tuple(s for _, s in kept),
+            self.short_answer if still_read else "",
+            self.short_score if still_read else 0.0,
+            self.typed,  # the best candidate's passage comes first, so it is kept
+            short_from if still_read else -1,
+        )
+
+
+def split_sentences(text: str) -> list[str]:
+    return [m.group().strip() for m in _SENTENCE.finditer(text) if len(m.group().strip()) >= 4]
+
+
+def candidates_of(hits: list[Hit]) -> list[Candidate]:
+    found = []
+    for i, hit in enumerate(hits):
+        for pos, sentence in enumerate(split_sentences(hit.chunk.text)):
+            found.append(Candidate(sentence, sentence, i, pos, False))
+            clauses = [m.group().strip() for m in _CLAUSE.finditer(sentence)]
+            if len(clauses) > 1:
+                found += [Candidate(c, sentence, i, pos, True) for c in clauses if len(c) >= 4]
+    return found
+
+
+class Reader:
+    def __init__(
+        self,
+        embedder,
+        term_weights: Callable[[str], dict[str, float]],
+        max_sentences: int = 2,
+        model: LogisticModel | None = None,
+        span_model: LogisticModel | None = None,
+    ) -> None:
+        self._embedder = embedder
+        self._term_weights = term_weights
+        self._max_sentences = max_sentences
+        self.model = model or load_model("reader", READER_FEATURES)
+        self.span_model = span_model or load_model("spans", SPAN_FEATURES)
+        self._cache: dict[str, np.ndarray] = {}
+
+    def read(self, q: QuestionAnalysis, hits: list[Hit], query_vector: np.ndarray) -> Reading:
+        found, x = self.features(q, hits, query_vector)
+        if not found:
+            return Reading((), ())
+        scores = self.model.probability(x)
+        order = np.argsort(-scores, kind="stable")
+        ranked = tuple(found[i] for i in order)
+        ranked_scores = tuple(float(scores[i]) for i in order)
+        short, short_score, typed, short_from = "", 0.0, False, -1
+        if q.wants_span:
+            typed = bool(spans(ranked[0].text, q.type, q.unit))
+            options, sx = self.span_features(q, ranked[:_SPAN_CANDIDATES], ranked_scores)
+            if options:
+                probability = self.span_model.probability(sx)
+                best = int(np.argmax(probability))
+                short_score = float(probability[best])
+                if short_score >= self.span_model.thresholds.get("show", 0.5):
+                    short = options[best][0].text
+                    short_from = ranked[options[best][1]].hit_index
+        return Reading(ranked, ranked_scores, short, short_score, typed, short_from)
+
+    def compose(self, reading: Reading, hits: list[Hit]) -> tuple[str, tuple[Citation, ...]]:
+        """The best candidate's sentence, and a second one the model also holds
+        to answer (probability over one half), with [n] markers."""
+        if not reading.candidates:
+            return "", ()
+        chosen = [reading.candidates[0]]
+        for c, s in zip(reading.candidates[1:], reading.scores[1:], strict=True):
+            if len(chosen) >= self._max_sentences or s < 0.5:
+                break
+            if c.sentence not in {d.sentence for d in chosen}:
+                chosen.append(c)
+        chosen.sort(key=lambda c: (c.hit_index, c.position))
+        return compose(chosen, hits)
+
+    # -- features (also used by eval.fit to build training data) ------------
+
+    def features(
+        self, q: QuestionAnalysis, hits: list[Hit], query_vector: np.ndarray
+    ) -> tuple[list[Candidate], np.ndarray]:
+        found = candidates_of(hits)
+        if not found:
+            return [], np.zeros((0, len(READER_FEATURES)))
+        sentences = list(dict.fromkeys(c.sentence for c in found))
+        cosine_of = dict(zip(sentences, self._vectors(sentences) @ query_vector, strict=True))
+        weights = self._term_weights(q.text)
+        total = sum(weights.values()) or 1.0
+        rows = []
+        for c in found:
+            cov = sum(w for t, w in weights.items() if t in c.text) / total
+            sentence_cov = sum(w for t, w in weights.items() if t in c.sentence) / total
+            typed = spans(c.text, q.type, q.unit) if q.wants_span else []
+            rows.append(
+                [
+                    float(cosine_of[c.sentence]),
+                    0.0,
+                    cov,
+                    0.0,
+                    sentence_cov,
+                    _share(q.focus, c.sentence),
+                    _share(q.slot, c.text),
+                    0.0,
+                    float(bool(typed)),
+                    float(bool(typed)) * _share(q.slot, c.text),
+                    max((_nearness(c.text, s, q.slot) for s in typed), default=0.0),
+                    float(any(s.fit == 1.0 for s in typed)),
+                    1.0 / (c.hit_index + 1),
+                    float(c.clause),
+                    math.log1p(len(c.text)) / 5,
+                ]
+            )
+        x = np.asarray(rows)
+        # Gaps to the best candidate: what matters is being the best of this question.
+        for gap, of in ((1, 0), (3, 2), (7, 6)):
+            x[:, gap] = x[:, of] - x[:, of].max()
+        return found, x
+
+    def span_features(
+        self, q: QuestionAnalysis, ranked: tuple[Candidate, ...], scores: tuple[float, ...]
+    ) -> tuple[list[tuple[Span, int]], np.ndarray]:
+        """Typed spans of the best candidates, not already in the question. A span
+        seen in a sentence and again in its clause is an option twice: the clause
+        describes it more closely (fewer rival spans, nearer slot words)."""
+        options, rows = [], []
+        for rank, (c, score) in enumerate(zip(ranked, scores, strict=False)):
+            typed = [s for s in spans(c.text, q.type, q.unit) if s.text not in q.text]
+            for s in typed:
+                options.append((s, rank))
+                rows.append(
+                    [
+                        score,
+                        s.fit,
+                        1.0 / len(typed),
+                        _nearness(c.text, s, q.slot),
+                        _nearness(c.text, s, q.focus),
+                        float(any(0 <= c.text.find(w) < s.start for w in q.slot)),
+                        1.0 / (rank + 1),
+                        math.log1p(len(s.text)) / 3,
+                    ]
+                )
+        return options, np.asarray(rows).reshape(-1, len(SPAN_FEATURES))
+
+    def _vectors(self, sentences: list[str]) -> np.ndarray:
+        missing = [s for s in dict.fromkeys(sentences) if s not in self._cache]
+        if len(self._cache) + len(missing) > _CACHE_LIMIT:
+            self._cache.clear()  # bounded memory; a corpus's hot sentences refill it
+        if missing:
+            for sentence, vector in zip(
+                missing, self._embedder.embed_passages(missing), strict=True
+            ):
+                self._cache[sentence] = vector
+        return np.stack([self._cache[s] for s in sentences])
+
+
+def _share(words: tuple[str, ...], text: str) -> float:
+    return sum(w in text for w in words) / len(words) if words else 0.0
+
+
+def _nearness(text: str, span: Span, words: tuple[str, ...]) -> float:
+    """1 when a word sits right next to the span, falling with the distance."""
+    distances = []
+    for w in words:
+        at = text.find(w)
+        if at < 0:
+            continue
+        end = span.start + len(span.text)
+        gap = span.start - (at + len(w)) if at < span.start else at - end
+        distances.append(max(gap, 0))
+    return 1.0 / (1.0 + min(distances) / 4) if distances else 0.0
+
+
+def compose(chosen: list[Candidate], hits: list[Hit]) -> tuple[str, tuple[Citation, ...]]:
+    """Sentences with [n] markers, passages numbered in order of first use."""
+    numbers: dict[int, int] = {}
+    quotes: dict[int, list[str]] = {}
+    parts = []
+    for c in chosen:
+        n = numbers.setdefault(c.hit_index, len(numbers) + 1)
+        quotes.setdefault(c.hit_index, []).append(c.sentence)
+        parts.append(f"{c.sentence}[{n}]")
+    citations = tuple(
+        Citation(n, hits[i], tuple(quotes[i]))
+        for i, n in sorted(numbers.items(), key=lambda x: x[1])
+    )
+    return "".join(parts), citations

@@ -1,0 +1,114 @@
+"""Short answers: the spans of a sentence that have the type a question asks for.
+
+`spans(text, "number", unit="辆")` finds "3辆", "12.5万元", "800余件";
+dates ("1628年", "4月26日"), people, places and organisations (jieba's nr/ns/nt
+tags, organisation suffixes), and names (quoted text, the phrase after 更名为 /
+称为 …). Each span carries how well it fits: a number with the asked-for unit
+fits better than a bare one. Which span is the answer is decided by the
+fitted span model in `reader.py`, not here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from answer.question import tagged
+
+_DIGITS = r"\d+(?:[.,]\d+)*"
+_HANZI_NUM = r"[零〇一二两三四五六七八九十百千万亿]+"
+_MAGNITUDE = r"(?:余|多)?(?:十|百|千|万|亿|万亿)?(?:余|多)?"
+UNITS = (
+    "平方公里 平方米 公顷 公里 千米 厘米 毫米 米 公斤 千克 克 吨 万元 亿元 美元 元 块 人次 小时 分钟 秒 "
+    "世纪 年代 周年 个月 年 月 日 天 周 岁 倍 个 名 家 项 次 场 件 条 种 人 辆 座 所 支 届 户 只 头 部 本 首 "
+    "集 层 位 批 期 组 台 架 艘 列 站 处 间 张 篇 份 册 季 度 分 亩 %  ％ ‰"
+).split()
+_UNIT = "|".join(sorted(map(re.escape, UNITS), key=len, reverse=True))
+NUMBER = re.compile(
+    rf"第?(?:{_DIGITS}{_MAGNITUDE}(?:{_UNIT})?|{_HANZI_NUM}{_MAGNITUDE}(?:{_UNIT}))"
+)
+_ONE_DATE = (
+    r"(?:公元前|公元)?(?:\d{1,4}|[〇零一二三四五六七八九]{4})年(?:\d{1,2}月(?:\d{1,2}日)?)?"
+    r"|\d{1,2}月\d{1,2}日|\d{1,2}月(?:份)?|\d{1,2}世纪(?:\d0年代)?|\d{2,4}年代"
+)
+# A date or a range of dates ("2009年9月27日-10月9日", "1984年至1985年").
+DATE = re.compile(rf"(?:{_ONE_DATE})(?:\s*[-—–~～至到]\s*(?:{_ONE_DATE}))?")
+QUOTED = re.compile(r"《[^》]{1,30}》|“([^”]{1,30})”|「([^」]{1,30})」|\"([^\"]{1,30})\"")
+_NAMED_AFTER = re.compile(
+    r"(?:更名为|改名为|改称|更名|称为|名为|叫做|原名|本名|又名|或称|全称|简称|又称|别称|别名|昵称|"
+    r"命名为|称作|号称|被誉为)"
+    r"[“《「\"]?([^，。；、：,;:“”《》「」\"]{1,20})"
+)
+ORG_SUFFIX = re.compile(
+    r"(?:公司|集团|大学|学院|学校|中学|协会|学会|委员会|总工会|工会|联合会|银行|医院|研究所|研究院|"
+    r"中心|俱乐部|政府|部|局|厅|署|队|社|党|基金会|电视台|报社|出版社)$"
+)
+_TAG_TYPES = {"person": ("nr",), "place": ("ns",), "organisation": ("nt",)}
+
+
+@dataclass(frozen=True)
+class Span:
+    text: str
+    start: int
+    fit: float  # 1.0: exactly the asked-for form; 0.5: the right kind, a looser form
+
+
+def spans(text: str, kind: str, unit: str = "") -> list[Span]:
+    if kind == "number":
+        return _numbers(text, unit)
+    if kind == "date":
+        return [Span(m.group(), m.start(), 1.0) for m in DATE.finditer(text)]
+    if kind == "name":
+        return _names(text)
+    if kind in _TAG_TYPES:
+        return _tagged_spans(text, kind)
+    return []
+
+
+def _numbers(text: str, unit: str) -> list[Span]:
+    found = []
+    for m in NUMBER.finditer(text):
+        value = m.group()
+        if unit and value.endswith(unit):
+            fit = 1.0
+        elif re.search(rf"(?:{_UNIT})$", value):
+            fit = 0.7
+        else:
+            fit = 0.4
+        found.append(Span(value, m.start(), fit))
+    return found
+
+
+def _names(text: str) -> list[Span]:
+    found = [Span(m.group(), m.start(), 1.0) for m in QUOTED.finditer(text)]
+    found += [Span(m.group(1), m.start(1), 0.8) for m in _NAMED_AFTER.finditer(text)]
+    return found
+
+
+def _tagged_spans(text: str, kind: str) -> list[Span]:
+    """Runs of words jieba tags as the kind (nr, ns, nt), merged; for
+    organisations also nominal runs ending in an organisation suffix."""
+    flags = _TAG_TYPES[kind]
+    found: list[Span] = []
+    position, run_start, run = 0, 0, ""
+    nominal_start, nominal = 0, ""
+    for word, flag in tagged(text):
+        if flag.startswith(flags) or (run and word in "·•・"):
+            # "保罗·皮尔斯": a transliterated name is one span across its dot.
+            run_start, run = (run_start, run + word) if run else (position, word)
+        elif run:
+            found.append(Span(run, run_start, 1.0))
+            run = ""
+        if kind == "organisation":
+            if flag.startswith(("n", "j")) or re.fullmatch(r"[A-Za-z0-9]+", word):
+                nominal_start, nominal = (
+                    (nominal_start, nominal + word) if nominal else (position, word)
+                )
+                if ORG_SUFFIX.search(nominal) and len(nominal) > 2:
+                    found.append(Span(nominal, nominal_start, 0.8))
+            else:
+                nominal = ""
+        position += len(word)
+    if run:
+        found.append(Span(run, run_start, 1.0))
+    return [s for s in found if len(s.text.strip("·•・")) >= 2]

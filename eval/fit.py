@@ -1,0 +1,275 @@
+"""`python -m eval.fit`: learn the answer models from the fitting split.
+
+Three logistic models, fitted in order on the questions marked `"split": "fit"`
+of the union sets and of the CMRC set (each corpus weighs the same, each
+question the same within its corpus), and written to answer/models/*.json
+with what they were fitted on:
+
+1. reader        - is this clause/sentence the one that states the answer?
+                   (label: it contains a keyword of the question)
+2. spans         - is this typed span the short answer? (label: it equals a
+                   keyword after normalisation); the cut-off for showing one
+                   maximises right-minus-wrong short answers shown;
+3. answerability - does the index hold the answer? (label: `answerable`); the
+                   cut-off for answering is the most accurate one whose false
+                   refusals stay within --max-false-refusal, and the "llm"
+                   cut-off (before a model that refuses by itself) refuses no
+                   more than 0.5 % of answerable questions.
+
+The evaluation split is never read here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import numpy as np
+import sklearn
+from sklearn.linear_model import LogisticRegression
+from tqdm import tqdm
+
+from answer import answerability, reader
+from answer.fitted import MODELS_DIR, LogisticModel
+from answer.question import analyse
+from answer.service import AnswerService
+from errors import exit_on_error
+from eval.metrics import _fold, normalise_answer, short_answer_applies, short_answer_matches
+from eval.questions import EvalQuestion, load_set
+from eval.report import write_atomic
+from index.searcher import Searcher
+from settings import PROJECT_ROOT, load_settings
+
+SETS = PROJECT_ROOT / "eval" / "sets"
+# (question set, index directory relative to the data directory, corpus name)
+SOURCES = (
+    ("dev.jsonl", "index", "union"),
+    ("smoke.jsonl", "index", "union"),
+    ("acftu2024.jsonl", "index", "union"),
+    ("cmrc2018.jsonl", "cmrc/index", "cmrc"),
+)
+LLM_MAX_FALSE_REFUSAL = 0.005
+_CORE_SLACK = 4  # characters of context an annotated answer may add around its span
+
+
+@dataclass
+class Example:
+    corpus: str
+    question: EvalQuestion
+    service: AnswerService
+
+
+def placeholder(features: tuple[str, ...]) -> LogisticModel:
+    """Before anything is fitted: every candidate scores the same."""
+    return LogisticModel(features, (0.0,) * len(features), 0.0, {"answer": 0.0, "llm": 0.0})
+
+
+def fit_logistic(
+    x: np.ndarray, y: np.ndarray, weight: np.ndarray, features: tuple[str, ...], about: dict
+) -> LogisticModel:
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    model = LogisticRegression(C=1.0, max_iter=2000)
+    model.fit((x - mean) / scale, y, sample_weight=weight / weight.mean())
+    return LogisticModel(
+        features,
+        tuple(float(c) for c in model.coef_[0]),
+        float(model.intercept_[0]),
+        mean=tuple(float(m) for m in mean),
+        scale=tuple(float(s) for s in scale),
+        fitted_on=about,
+    )
+
+
+def question_weights(corpora: list[str], per_question: list[int]) -> np.ndarray:
+    """Rows of one question share its weight; corpora weigh the same."""
+    count = {c: corpora.count(c) for c in set(corpora)}
+    return np.concatenate(
+        [
+            np.full(n, 1.0 / (count[c] * max(n, 1)))
+            for c, n in zip(corpora, per_question, strict=True)
+        ]
+    )
+
+
+def read(example: Example):
+    q = analyse(example.question.question)
+    service = example.service
+    vector = service.searcher.embedder.embed_query(q.text)
+    ranked, reading = service.read(q, vector, service.settings.top_k)
+    return q, vector, list(ranked[: service.settings.top_k]), reading
+
+
+def reader_data(examples: list[Example]):
+    xs, ys, corpora, sizes = [], [], [], []
+    for ex in tqdm(examples, desc="阅读器特征", leave=False):
+        q, vector, hits, _ = read(ex)
+        found, x = ex.service.reader.features(q, hits, vector)
+        y = [holds_keyword(c.text, ex.question.keywords) for c in found]
+        if not any(y):
+            continue  # nothing to learn: the passages do not hold the answer
+        xs.append(x)
+        ys += y
+        corpora.append(ex.corpus)
+        sizes.append(len(found))
+    return np.vstack(xs), np.asarray(ys), question_weights(corpora, sizes)
+
+
+def span_data(examples: list[Example]):
+    xs, ys, corpora, sizes, per_question = [], [], [], [], []
+    for ex in tqdm(examples, desc="短答案特征", leave=False):
+        q, _, _, reading = read(ex)
+        if not short_answer_applies(q.type, ex.question.keywords):
+            continue
+        top = reading.candidates[: reader._SPAN_CANDIDATES]
+        options, x = ex.service.reader.span_features(q, top, reading.scores)
+        y = [span_label(s.text, ex.question.keywords) for s, _ in options]
+        per_question.append((x, np.asarray(y, dtype=bool)))
+        if not options or not any(y):
+            continue
+        xs.append(x)
+        ys += y
+        corpora.append(ex.corpus)
+        sizes.append(len(options))
+    return np.vstack(xs), np.asarray(ys), question_weights(corpora, sizes), per_question
+
+
+def holds_keyword(text: str, keywords: tuple[str, ...]) -> bool:
+    """A keyword in the text; a number only as a whole number ("6" is not in "2016")."""
+    folded = _fold(text)
+    for k in map(_fold, keywords):
+        if re.fullmatch(r"[\d.,]+", k):
+            if re.search(rf"(?<![\d.,]){re.escape(k)}(?![\d])", folded):
+                return True
+        elif k in folded:
+            return True
+    return False
+
+
+def span_label(span: str, keywords: tuple[str, ...]) -> bool:
+    """Training label of a span: it is the short answer, or the core of one that
+    annotators wrote with a few words around it ("8公斤" in "约只有8公斤重")."""
+    if short_answer_matches(span, keywords):
+        return True
+    folded = normalise_answer(span)
+    return any(
+        folded in normalise_answer(k) and len(normalise_answer(k)) <= len(folded) + _CORE_SLACK
+        for k in keywords
+    )
+
+
+def show_threshold(model: LogisticModel, per_question) -> float:
+    """The cut-off that maximises right minus wrong short answers shown."""
+    best = []
+    for x, y in per_question:
+        if len(y):
+            p = model.probability(x)
+            i = int(np.argmax(p))
+            best.append((float(p[i]), bool(y[i])))
+    grid = sorted({p for p, _ in best})
+    gain = [sum(1 if ok else -1 for p, ok in best if p >= t) for t in grid]
+    return grid[int(np.argmax(gain))] if grid else 0.5
+
+
+def answerability_data(examples: list[Example]):
+    rows, labels, corpora = [], [], []
+    for ex in tqdm(examples, desc="可答性特征", leave=False):
+        q, _, hits, reading = read(ex)
+        rows.append(ex.service.judge.signals(q, hits, reading))
+        labels.append(ex.question.answerable)
+        corpora.append(ex.corpus)
+    weights = question_weights(corpora, [1] * len(rows))
+    return np.asarray(rows), np.asarray(labels), weights, np.asarray(corpora)
+
+
+def answer_thresholds(
+    p: np.ndarray, y: np.ndarray, corpora: np.ndarray, max_false_refusal: float
+) -> dict:
+    """Cut-offs that hold in every corpus: false refusals within the limit in
+    each, and the best mean of the corpora's accuracies."""
+    names = sorted(set(corpora))
+
+    def worst_false_refusal(t: float) -> float:
+        return max(float(np.mean(p[(corpora == c) & y] < t)) for c in names)
+
+    def accuracy(t: float) -> float:
+        return float(np.mean([np.mean((p[corpora == c] >= t) == y[corpora == c]) for c in names]))
+
+    grid = np.unique(np.concatenate([[0.0], p]))
+    feasible = [t for t in grid if worst_false_refusal(t) <= max_false_refusal]
+    answer = max(feasible, key=accuracy)
+    llm = max(t for t in grid if worst_false_refusal(t) <= LLM_MAX_FALSE_REFUSAL)
+    return {"answer": float(answer), "llm": float(min(llm, answer))}
+
+
+def load_examples(settings, sources) -> list[Example]:
+    base = None
+    examples = []
+    for set_name, index, corpus in sources:
+        index_settings = settings.model_copy(update={"index_dir": settings.data_dir / index})
+        searcher = Searcher.open(index_settings) if base is None else None
+        if base is not None:
+            from index import store
+
+            loaded = store.load_index(index_settings.resolved_index_dir(), settings.hnsw_ef_search)
+            searcher = Searcher(loaded, base.embedder, index_settings)
+        base = base or searcher
+        models = {
+            "reader": placeholder(reader.READER_FEATURES),
+            "spans": placeholder(reader.SPAN_FEATURES),
+            "answerability": placeholder(answerability.FEATURES),
+        }
+        service = AnswerService(searcher, index_settings, models=models)
+        for q in load_set(SETS / set_name).only("fit").questions:
+            examples.append(Example(corpus, q, service))
+    return examples
+
+
+@click.command(help="在拟合集上拟合阅读器、短答案与可答性模型，写入 answer/models/。")
+@click.option("--out", type=click.Path(path_type=Path), default=MODELS_DIR, show_default=True)
+@click.option("--max-false-refusal", default=0.03, show_default=True)
+@exit_on_error
+def main(out: Path, max_false_refusal: float) -> None:
+    settings = load_settings()
+    examples = load_examples(settings, SOURCES)
+    services = {id(e.service): e.service for e in examples}.values()
+    answerable = [e for e in examples if e.question.answerable and e.question.keywords]
+    about = {
+        "sets": [f"eval/sets/{s} (split fit)" for s, _, _ in SOURCES],
+        "questions": {c: sum(e.corpus == c for e in examples) for c in ("union", "cmrc")},
+        "sklearn": sklearn.__version__,
+        "date": dt.date.today().isoformat(),
+    }
+    x, y, w = reader_data(answerable)
+    reader_model = fit_logistic(x, y, w, reader.READER_FEATURES, about | {"rows": len(y)})
+    for s in services:
+        s.reader.model = reader_model
+    x, y, w, per_question = span_data(answerable)
+    span_model = fit_logistic(x, y, w, reader.SPAN_FEATURES, about | {"rows": len(y)})
+    span_model.thresholds["show"] = show_threshold(span_model, per_question)
+    for s in services:
+        s.reader.span_model = span_model
+    x, y, w, corpora = answerability_data(examples)
+    judge_model = fit_logistic(x, y, w, answerability.FEATURES, about | {"rows": len(y)})
+    judge_model.thresholds.update(
+        answer_thresholds(judge_model.probability(x), y, corpora, max_false_refusal)
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    for name, model in (
+        ("reader", reader_model),
+        ("spans", span_model),
+        ("answerability", judge_model),
+    ):
+        write_atomic(
+            out / f"{name}.json", json.dumps(model.to_json(), ensure_ascii=False, indent=1) + "\n"
+        )
+        click.echo(f"{name}: {dict(zip(model.features, np.round(model.coef, 3), strict=True))}")
+    click.echo(f"thresholds: spans {span_model.thresholds}, answerability {judge_model.thresholds}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""The fitting command's pieces: labels, weights, cut-offs."""
+
+import numpy as np
+
+from answer.fitted import LogisticModel
+from eval.fit import (
+    answer_thresholds,
+    fit_logistic,
+    holds_keyword,
+    question_weights,
+    show_threshold,
+    span_label,
+)
+
+
+def test_keyword_labels_match_whole_numbers_only():
+    assert holds_keyword("共有6个分会。", ("6",))
+    assert not holds_keyword("2016年成立。", ("6",))
+    assert holds_keyword("分布在丽江、红河。", ("红河",))
+    assert not holds_keyword("没有。", ("红河",))
+
+
+def test_span_label_accepts_the_core_of_a_wordy_annotation():
+    assert span_label("8公斤", ("约只有8公斤重",))
+    assert span_label("37885场", ("37885",))
+    assert not span_label("1628年", ("尤金袋鼠最初是于1628年船难的生还者在西澳发现的",))
+
+
+def test_each_corpus_weighs_the_same_and_each_question_within_it():
+    w = question_weights(["a", "a", "b"], [2, 4, 1])
+    assert np.allclose(w, [0.25, 0.25, 0.125, 0.125, 0.125, 0.125, 1.0])
+    assert np.isclose(w[:6].sum(), w[6:].sum())
+
+
+def test_answer_cut_off_keeps_false_refusals_within_the_limit_in_every_corpus():
+    p = np.array([0.9, 0.8, 0.7, 0.3, 0.2, 0.6, 0.5, 0.45, 0.1])
+    y = np.array([True, True, True, False, False, True, True, True, False])
+    corpora = np.array(["a"] * 5 + ["b"] * 4)
+    cut = answer_thresholds(p, y, corpora, max_false_refusal=0.0)
+    # Corpus b's weakest answerable question (0.45) bounds the cut-off.
+    assert cut["answer"] <= 0.45 and cut["answer"] > 0.3
+    assert cut["llm"] <= cut["answer"]
+
+
+def test_show_cut_off_shows_more_right_than_wrong():
+    model = LogisticModel(("x",), (1.0,), 0.0)
+    per_question = [
+        (np.array([[3.0], [0.0]]), np.array([True, False])),  # p 0.95: right
+        (np.array([[2.0]]), np.array([False])),  # p 0.88: wrong
+        (np.array([[2.5]]), np.array([True])),  # p 0.92: right
+        (np.array([[-1.0]]), np.array([False])),  # p 0.27: wrong
+    ]
+    assert abs(show_threshold(model, per_question) - 1 / (1 + np.exp(-2.5))) < 1e-9
+
+
+def test_fitted_model_separates_and_round_trips():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 2))
+    y = x[:, 0] > 0
+    model = fit_logistic(x, y, np.ones(200), ("a", "b"), {"sets": ["t"]})
+    restored = LogisticModel.from_json(model.to_json())
+    assert restored.features == ("a", "b") and restored.fitted_on == {"sets": ["t"]}
+    assert np.mean((restored.probability(x) > 0.5) == y) > 0.95
