@@ -41,8 +41,10 @@ from errors import exit_on_error
 from eval.metrics import _fold, normalise_answer, short_answer_applies, short_answer_matches
 from eval.questions import EvalQuestion, load_set
 from eval.report import write_atomic
+from index import store
+from index.embedder import load_embedder
 from index.searcher import Searcher
-from settings import PROJECT_ROOT, load_settings
+from settings import PROJECT_ROOT, Settings, load_settings
 
 SETS = PROJECT_ROOT / "eval" / "sets"
 # (question set, index directory relative to the data directory, corpus name)
@@ -206,26 +208,28 @@ def answer_thresholds(
     return {"answer": float(answer), "llm": float(min(llm, answer))}
 
 
-def load_examples(settings, sources) -> list[Example]:
-    base = None
+def load_examples(settings: Settings, sources=SOURCES) -> list[Example]:
+    """Every fitting question, with an AnswerService over its corpus's index: one
+    service per index, one model instance for all, neutral answer models to start."""
+    embedder = None
+    services: dict[str, AnswerService] = {}
     examples = []
     for set_name, index, corpus in sources:
-        index_settings = settings.model_copy(update={"index_dir": settings.data_dir / index})
-        searcher = Searcher.open(index_settings) if base is None else None
-        if base is not None:
-            from index import store
-
-            loaded = store.load_index(index_settings.resolved_index_dir(), settings.hnsw_ef_search)
-            searcher = Searcher(loaded, base.embedder, index_settings)
-        base = base or searcher
-        models = {
-            "reader": placeholder(reader.READER_FEATURES),
-            "spans": placeholder(reader.SPAN_FEATURES),
-            "answerability": placeholder(answerability.FEATURES),
-        }
-        service = AnswerService(searcher, index_settings, models=models)
+        if index not in services:
+            index_settings = settings.model_copy(update={"index_dir": settings.data_dir / index})
+            index_dir = index_settings.resolved_index_dir()
+            loaded = store.load_index(index_dir, settings.hnsw_ef_search)
+            embedder = embedder or load_embedder(settings)
+            store.check_model(loaded.manifest, index_dir, settings.model, embedder.info.dim)
+            searcher = Searcher(loaded, embedder, index_settings)
+            models = {
+                "reader": placeholder(reader.READER_FEATURES),
+                "spans": placeholder(reader.SPAN_FEATURES),
+                "answerability": placeholder(answerability.FEATURES),
+            }
+            services[index] = AnswerService(searcher, index_settings, models=models)
         for q in load_set(SETS / set_name).only("fit").questions:
-            examples.append(Example(corpus, q, service))
+            examples.append(Example(corpus, q, services[index]))
     return examples
 
 
@@ -235,7 +239,7 @@ def load_examples(settings, sources) -> list[Example]:
 @exit_on_error
 def main(out: Path, max_false_refusal: float) -> None:
     settings = load_settings()
-    examples = load_examples(settings, SOURCES)
+    examples = load_examples(settings)
     services = {id(e.service): e.service for e in examples}.values()
     answerable = [e for e in examples if e.question.answerable and e.question.keywords]
     about = {
