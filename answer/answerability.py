@@ -31,7 +31,7 @@ import stopwordsiso
 
 from answer.fitted import LogisticModel, load_model
 from answer.question import QuestionAnalysis, tagged
-from answer.reader import Reading
+from answer.reader import Reading, share_of
 from answer.spans import spans
 from index.bm25 import Bm25Index, is_content_word
 from index.places import CJK_WORD, pinyin_spellings, spelled_places
@@ -130,7 +130,7 @@ class AnswerabilityJudge:
             reading.best,
             float(reading.typed),
             float(q.wants_span),
-            _share(q.slot, reading.candidates[0].sentence) if reading.candidates else 0.0,
+            share_of(q.slot, reading.candidates[0].sentence, 1.0) if reading.candidates else 0.0,
             float(bool(q.unit)),
             float(bool(q.unit) and _unit_found(q, reading)),
         )
@@ -160,10 +160,6 @@ class AnswerabilityJudge:
                 continue
             weights[term] = math.log(1 + n / (df + 0.5))
         return weights
-
-
-def _share(words: tuple[str, ...], text: str) -> float:
-    return sum(w in text for w in words) / len(words) if words else 1.0
 
 
 def _unit_found(q: QuestionAnalysis, reading: Reading) -> bool:

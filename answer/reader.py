@@ -82,7 +82,6 @@ class Reading:
     candidates: tuple[Candidate, ...]
     scores: tuple[float, ...]
     short_answer: str = ""
-    short_score: float = 0.0
     typed: bool = False  # the best candidate holds a span of the expected type
     short_from: int = -1  # the passage (hit index) the short answer was read in
 
@@ -112,7 +111,6 @@ class Reading:
             tuple(c for c, _ in kept),
             tuple(s for _, s in kept),
             self.short_answer if still_read else "",
-            self.short_score if still_read else 0.0,
             self.typed,  # the best candidate's passage comes first, so it is kept
             short_from if still_read else -1,
         )
@@ -157,18 +155,17 @@ class Reader:
         order = np.argsort(-scores, kind="stable")
         ranked = tuple(found[i] for i in order)
         ranked_scores = tuple(float(scores[i]) for i in order)
-        short, short_score, typed, short_from = "", 0.0, False, -1
+        short, typed, short_from = "", False, -1
         if q.wants_span:
             typed = bool(spans(ranked[0].text, q.type, q.unit))
             options, sx = self.span_features(q, ranked[:_SPAN_CANDIDATES], ranked_scores)
             if options:
                 probability = self.span_model.probability(sx)
                 best = int(np.argmax(probability))
-                short_score = float(probability[best])
-                if short_score >= self.span_model.thresholds.get("show", 0.5):
+                if probability[best] >= self.span_model.thresholds.get("show", 0.5):
                     short = options[best][0].text
                     short_from = ranked[options[best][1]].hit_index
-        return Reading(ranked, ranked_scores, short, short_score, typed, short_from)
+        return Reading(ranked, ranked_scores, short, typed, short_from)
 
     def compose(self, reading: Reading, hits: list[Hit]) -> tuple[str, tuple[Citation, ...]]:
         """The best candidate's sentence, and a second one the model also holds
@@ -208,11 +205,11 @@ class Reader:
                     cov,
                     0.0,
                     sentence_cov,
-                    _share(q.focus, c.sentence),
-                    _share(q.slot, c.text),
+                    share_of(q.focus, c.sentence),
+                    share_of(q.slot, c.text),
                     0.0,
                     float(bool(typed)),
-                    float(bool(typed)) * _share(q.slot, c.text),
+                    float(bool(typed)) * share_of(q.slot, c.text),
                     max((_nearness(c.text, s, q.slot) for s in typed), default=0.0),
                     float(any(s.fit == 1.0 for s in typed)),
                     1.0 / (c.hit_index + 1),
@@ -263,8 +260,9 @@ class Reader:
         return np.stack([self._cache[s] for s in sentences])
 
 
-def _share(words: tuple[str, ...], text: str) -> float:
-    return sum(w in text for w in words) / len(words) if words else 0.0
+def share_of(words: tuple[str, ...], text: str, empty: float = 0.0) -> float:
+    """The share of `words` found in `text` (`empty` when there are none)."""
+    return sum(w in text for w in words) / len(words) if words else empty
 
 
 def _nearness(text: str, span: Span, words: tuple[str, ...]) -> float:

@@ -121,12 +121,6 @@ class AnswerService:
             return self.settings.answer_threshold
         return self.judge.threshold(llm=self.llm is not None)
 
-    def search(self, question: str, k: int | None = None) -> list[Hit]:
-        """The top k passages the answer is read from."""
-        q = analyse(clean_question(question))
-        vector = self.searcher.embedder.embed_query(q.text)
-        return list(self.read(q, vector, k or self.settings.top_k)[0][: k or self.settings.top_k])
-
     def read(
         self, q: QuestionAnalysis, query_vector: np.ndarray, k: int
     ) -> tuple[tuple[Hit, ...], Reading]:
