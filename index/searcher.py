@@ -15,7 +15,7 @@ import numpy as np
 
 from errors import EmptyQuestion
 from index import dense, store
-from index.embedder import Embedder, load_embedder
+from index.embedder import Embedder, load_embedder, resolved_runtime
 from index.store import LoadedIndex
 from ingest.records import Chunk
 from settings import SearchMode, Settings
@@ -32,6 +32,7 @@ class Hit:
     bm25_rank: int | None = None
     dense_score: float | None = None  # cosine similarity to the question
     bm25_score: float | None = None
+    row: int = -1  # the chunk's row in the index (its sentence vectors)
 
     def to_json(self) -> dict:
         c = self.chunk
@@ -70,11 +71,18 @@ class Searcher:
     def open(cls, settings: Settings) -> Searcher:
         """Load the index, then the model; a mismatch fails before the slow part."""
         index_dir = settings.resolved_index_dir()
-        store.check_model(store.read_manifest(index_dir), index_dir, settings.model)
+        runtime = resolved_runtime(settings)
+        store.check_model(store.read_manifest(index_dir), index_dir, settings.model, None, runtime)
         index = store.load_index(index_dir, settings.hnsw_ef_search)
         embedder = load_embedder(settings)
-        store.check_model(index.manifest, index_dir, settings.model, embedder.info.dim)
+        store.check_model(index.manifest, index_dir, settings.model, embedder.info.dim, runtime)
         return cls(index, embedder, settings)
+
+    def sentence_vectors(self, hit: Hit) -> np.ndarray:
+        """The vectors of the hit's sentences, stored when it was indexed."""
+        if hit.row < 0:
+            raise ValueError("a hit without an index row has no stored sentence vectors")
+        return self.index.sentences_of(hit.row)
 
     def search(
         self,
@@ -146,7 +154,9 @@ class Searcher:
             if d_score is None and query_vector is not None:
                 # BM25-only hits still get a cosine: the refusal check reads it.
                 d_score = float(self.index.vectors[row] @ query_vector)
-            hits.append(Hit(self.index.chunks[row], scores[row], d_rank, b_rank, d_score, b_score))
+            hits.append(
+                Hit(self.index.chunks[row], scores[row], d_rank, b_rank, d_score, b_score, row)
+            )
         return hits
 
 

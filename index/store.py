@@ -4,12 +4,18 @@
     INDEX_DIR/builds/<id>/manifest.json   format, model, settings, file hashes
                          chunks.jsonl     one passage per line (UTF-8)
                          vectors.npy      float32 [chunks, dim], no pickle
+                         sentences.npy    float16 [sentences, dim]: each chunk's
+                                          sentences, in order (ingest/sentences.py)
+                         sentence_starts.npy  int64 [chunks + 1]: chunk i's
+                                          sentences are rows starts[i]:starts[i+1]
                          dense.faiss      FAISS index over the same rows
                          bm25/            bm25s arrays (.npy) and vocabulary (.json)
 
 A build is written to `builds/<id>.partial`, renamed when complete, and only
 then does `current` move to it; a build killed at any point leaves the previous
-index in place and loadable.
+index in place and loadable. Vector files are memory-mapped on load: the
+serving process reads the rows it needs, and its memory does not grow with the
+collection's sentence count.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from index import dense
 from index.bm25 import Bm25Index
 from ingest.records import Chunk
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 _CURRENT = "current"
 _BUILDS = "builds"
 
@@ -46,6 +52,13 @@ class LoadedIndex:
     vectors: np.ndarray
     faiss: faiss.Index
     bm25: Bm25Index
+    sentence_vectors: np.ndarray  # float16, memory-mapped
+    sentence_starts: np.ndarray
+
+    def sentences_of(self, row: int) -> np.ndarray:
+        """The sentence vectors of chunk `row`, float32, in sentence order."""
+        start, end = self.sentence_starts[row], self.sentence_starts[row + 1]
+        return np.asarray(self.sentence_vectors[start:end], dtype=np.float32)
 
 
 def rebuild_hint(index_dir: Path) -> str:
@@ -72,12 +85,24 @@ def read_manifest(index_dir: Path) -> dict:
     return manifest
 
 
-def check_model(manifest: dict, index_dir: Path, model_id: str, dim: int | None = None) -> None:
+def check_model(
+    manifest: dict,
+    index_dir: Path,
+    model_id: str,
+    dim: int | None = None,
+    runtime: str | None = None,
+) -> None:
     built = manifest["model"]
     if built["id"] != model_id:
         raise ManifestMismatch(
             f"{index_dir} 的索引是用模型 {built['id']} 建的，当前配置的模型是 {model_id}。"
             f"请用当前模型重新建索引：{rebuild_hint(index_dir)}（或把 GHQA_MODEL 设回 {built['id']}）"
+        )
+    if runtime is not None and built.get("runtime") != runtime:
+        raise ManifestMismatch(
+            f"{index_dir} 的索引是用 {built.get('runtime')} 运行时建的，当前是 {runtime}"
+            f"（两者的向量略有不同）。请重新建索引：{rebuild_hint(index_dir)}"
+            f"（或设 GHQA_RUNTIME={built.get('runtime')}）"
         )
     if dim is not None and built["dim"] != dim:
         raise ManifestMismatch(
@@ -91,18 +116,21 @@ def load_index(index_dir: Path, ef_search: int = 128) -> LoadedIndex:
     build = (index_dir / _CURRENT).resolve()
     try:
         chunks = read_chunks(build / "chunks.jsonl")
-        vectors = np.load(build / "vectors.npy", allow_pickle=False)
+        vectors = np.load(build / "vectors.npy", mmap_mode="r", allow_pickle=False)
+        sentence_vectors = np.load(build / "sentences.npy", mmap_mode="r", allow_pickle=False)
+        starts = np.load(build / "sentence_starts.npy", allow_pickle=False)
         index = dense.load_faiss(build / "dense.faiss", ef_search)
         bm25 = Bm25Index.load(build / "bm25")
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise ManifestMismatch(
             f"{build} 中的索引文件不完整或已损坏（{exc}）。请重新建索引：{rebuild_hint(index_dir)}"
         ) from exc
-    if not (len(chunks) == len(vectors) == index.ntotal):
+    consistent = len(chunks) == len(vectors) == index.ntotal == len(starts) - 1
+    if not consistent or starts[-1] != len(sentence_vectors):
         raise ManifestMismatch(
             f"{build} 中段落数与向量数不一致。请重新建索引：{rebuild_hint(index_dir)}"
         )
-    return LoadedIndex(build, manifest, chunks, vectors, index, bm25)
+    return LoadedIndex(build, manifest, chunks, vectors, index, bm25, sentence_vectors, starts)
 
 
 def read_chunks(path: Path) -> list[Chunk]:
@@ -115,10 +143,13 @@ def write_index(
     manifest: dict,
     chunks: list[Chunk],
     vectors: np.ndarray,
+    sentence_vectors: list[np.ndarray],
     faiss_index: faiss.Index,
     bm25: Bm25Index,
 ) -> Path:
+    """`sentence_vectors`: one [sentences, dim] array per chunk, in chunk order."""
     """Write a complete build beside the current one, then switch to it."""
+    dim = vectors.shape[1]
     builds = index_dir / _BUILDS
     builds.mkdir(parents=True, exist_ok=True)
     _remove_partial_builds(builds)
@@ -129,6 +160,10 @@ def write_index(
         for chunk in chunks:
             fh.write(json.dumps(chunk.to_json(), ensure_ascii=False) + "\n")
     np.save(partial / "vectors.npy", vectors.astype(np.float32), allow_pickle=False)
+    counts = [len(v) for v in sentence_vectors]
+    starts = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]).astype(np.int64)
+    np.save(partial / "sentence_starts.npy", starts, allow_pickle=False)
+    _save_rows(partial / "sentences.npy", sentence_vectors, int(starts[-1]), dim)
     dense.save_faiss(faiss_index, partial / "dense.faiss")
     bm25.save(partial / "bm25")
     # The manifest goes last: a build directory with one is complete.
@@ -140,6 +175,18 @@ def write_index(
     _point_current_at(index_dir, final)
     _remove_old_builds(builds, keep=final)
     return final
+
+
+def _save_rows(path: Path, parts: list[np.ndarray], rows: int, dim: int) -> None:
+    """Concatenate float16 rows straight into a memory-mapped .npy file: at
+    200,000 chunks the sentence vectors outgrow what is worth holding twice."""
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16, shape=(rows, dim))
+    at = 0
+    for part in parts:
+        out[at : at + len(part)] = part
+        at += len(part)
+    out.flush()
+    del out
 
 
 @contextmanager

@@ -6,6 +6,7 @@ of the index; here its output is handed to `index.build`.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -46,9 +47,24 @@ def main(
         chunk_overlap=chunk_overlap,
         corpus_profile=profile,
     )
-    report = update_index(
-        settings, list(paths) or [SHIPPED_CORPUS], rebuild=rebuild, progress=not quiet
-    )
+    report = BuildReport(settings.resolved_index_dir())
+    try:
+        update_index(
+            settings,
+            list(paths) or [SHIPPED_CORPUS],
+            rebuild=rebuild,
+            progress=not quiet,
+            report=report,
+        )
+    except KeyboardInterrupt:
+        saved = report.embedded + report.resumed
+        again = shlex.join([Path(sys.executable).name, "-m", "ingest", *sys.argv[1:]])
+        click.echo(
+            f"\n已中断：已嵌入的 {saved} 个段落的向量已保存在 {report.checkpoint_dir}。"
+            f"重新运行同一命令即可从中断处继续：{again}",
+            err=True,
+        )
+        sys.exit(130)
     print_summary(report)
 
 
@@ -63,10 +79,16 @@ def print_summary(report: BuildReport) -> None:
         f"文件 {report.files} 个（新增 {len(report.added)}，更新 {len(report.changed)}，"
         f"删除 {len(report.removed)}，未变 {len(report.unchanged)}，跳过 {len(report.skipped)}）；"
         f"案例 {report.cases} 个；段落 {report.chunks} 个"
-        f"（新嵌入 {report.embedded}，复用 {report.reused}）"
+        f"（新嵌入 {report.embedded}，复用 {report.reused}"
+        + (f"，从中断处接续 {report.resumed}" if report.resumed else "")
+        + "）"
     )
     if report.written:
-        click.echo(f"索引已写入 {report.index_dir}（用时 {report.seconds:.1f} 秒）")
+        rate = f"，{report.embedded / report.seconds:.1f} 段/秒" if report.embedded else ""
+        click.echo(
+            f"索引已写入 {report.index_dir}（用时 {report.seconds:.1f} 秒{rate}，"
+            f"其中模型 {report.embed_seconds:.1f} 秒）"
+        )
     else:
         click.echo(f"索引已是最新，无需更新：{report.index_dir}")
 

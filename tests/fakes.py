@@ -18,7 +18,7 @@ class HashingEmbedder:
     """Character bigrams hashed into a small normalised vector."""
 
     def __init__(self, model_id: str = "fake-hashing-embedder", dim: int = 64) -> None:
-        self.info = ModelInfo(model_id, dim, "query: ", "passage: ")
+        self.info = ModelInfo(model_id, dim, "query: ", "passage: ", "torch")
         self.embedded: list[str] = []
 
     def _vector(self, text: str) -> np.ndarray:
@@ -29,11 +29,22 @@ class HashingEmbedder:
         norm = np.linalg.norm(vec)
         return vec / norm if norm else vec
 
-    def embed_passages(self, texts, batch_size=32, progress=False):
+    def embed_passages(self, texts, batch_size=32):
         self.embedded.extend(texts)
         if not texts:
             return np.zeros((0, self.info.dim), dtype=np.float32)
         return np.stack([self._vector(t) for t in texts])
+
+    def embed_chunks(self, texts, sentences, batch_size=32):
+        """Sentence vectors hash the sentence alone (the real model pools it in context)."""
+        vectors = self.embed_passages(texts, batch_size)
+        per_text = [
+            np.asarray([self._vector(t[a:b]) for a, b in spans], dtype=np.float32).reshape(
+                -1, self.info.dim
+            )
+            for t, spans in zip(texts, sentences, strict=True)
+        ]
+        return vectors, per_text
 
     def embed_query(self, text):
         return self._vector(text)

@@ -167,7 +167,7 @@ def test_other_model_reembeds_everything(fake_settings, corpus_dir):
     other = fake_settings.model_copy(update={"model": "fake-other"})
     report = _build(other, [corpus_dir], HashingEmbedder("fake-other", 32))
     assert report.embedded == report.chunks and report.reused == 0
-    assert "模型或提示词已更换" in report.full_rebuild_reason
+    assert "模型、运行时或提示词已更换" in report.full_rebuild_reason
 
 
 def test_unreadable_files_are_skipped_and_the_rest_ingested(
