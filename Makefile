@@ -1,7 +1,7 @@
 # Targets match the README. Every target installs what it needs first.
 PY := .venv/bin/python
 
-.PHONY: install index run test test-fast lint bench cmrc fit eval eval-table eval-baseline clean
+.PHONY: install index run test test-fast lint bench bench-scale cmrc fit eval eval-table eval-baseline clean
 
 install:
 	bash scripts/install.sh
@@ -25,7 +25,11 @@ lint: install
 	$(PY) -m ruff format --check .
 
 bench: index
-	$(PY) -m eval.bench --ann
+	$(PY) -m eval.bench
+
+# Ingest speed, index size, memory, cold latency and ANN recall at real sizes (~30 min).
+bench-scale: install
+	$(PY) -m eval.bench --scale 10000,50000,200000 --out data/eval/scale.json
 
 # The second corpus (CMRC 2018 trial, from ../shared/datasets): documents, index, set.
 cmrc: install

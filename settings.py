@@ -91,12 +91,13 @@ class Settings(BaseSettings):
     bm25_b: float = 0.75
 
     ann_threshold: int = Field(
-        default=50_000,
+        default=20_000,
         ge=1,
-        description="Vectors above which FAISS switches from exact to HNSW search.",
+        description="Vectors from which FAISS switches from exact search to an inverted file.",
     )
-    hnsw_m: int = Field(default=32, ge=4)
-    hnsw_ef_search: int = Field(default=128, ge=8)
+    ivf_nprobe: int | None = Field(
+        default=None, ge=1, description="Inverted lists searched; default max(32, lists/16)."
+    )
 
     answer_threshold: float | None = Field(
         default=None,

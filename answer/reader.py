@@ -226,7 +226,8 @@ class Reader:
         describes it more closely (fewer rival spans, nearer slot words)."""
         options, rows = [], []
         for rank, (c, score) in enumerate(zip(ranked, scores, strict=False)):
-            typed = [s for s in spans(c.text, q.type, q.unit) if s.text not in q.text]
+            found = spans(c.text, q.type, q.unit, guess_unknown=True)
+            typed = [s for s in found if s.text not in q.text]
             for s in typed:
                 options.append((s, rank))
                 rows.append(

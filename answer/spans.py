@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
-from answer.question import tagged
+import jieba.posseg
 
 _DIGITS = r"\d+(?:[.,]\d+)*"
 _HANZI_NUM = r"[零〇一二两三四五六七八九十百千万亿]+"
@@ -44,6 +45,16 @@ ORG_SUFFIX = re.compile(
     r"中心|俱乐部|政府|部|局|厅|署|队|社|党|基金会|电视台|报社|出版社)$"
 )
 _TAG_TYPES = {"person": ("nr",), "place": ("ns",), "organisation": ("nt",)}
+_TAG_CACHE = 20_000  # bounded: a server reads endless new passages
+
+
+@lru_cache(maxsize=_TAG_CACHE)
+def tagged_passage(text: str, guess_unknown: bool) -> tuple[tuple[str, str], ...]:
+    """jieba's (word, part-of-speech) pairs for passage text. `guess_unknown`
+    runs jieba's HMM, which finds names its dictionary lacks (transliterations)
+    at 2–3 ms a sentence: the reader's features over every candidate go without
+    it, the short answer's spans of the few best candidates with it."""
+    return tuple((w.word, w.flag) for w in jieba.posseg.lcut(text, HMM=guess_unknown))
 
 
 @dataclass(frozen=True)
@@ -53,7 +64,7 @@ class Span:
     fit: float  # 1.0: exactly the asked-for form; 0.5: the right kind, a looser form
 
 
-def spans(text: str, kind: str, unit: str = "") -> list[Span]:
+def spans(text: str, kind: str, unit: str = "", guess_unknown: bool = False) -> list[Span]:
     if kind == "number":
         return _numbers(text, unit)
     if kind == "date":
@@ -61,7 +72,7 @@ def spans(text: str, kind: str, unit: str = "") -> list[Span]:
     if kind == "name":
         return _names(text)
     if kind in _TAG_TYPES:
-        return _tagged_spans(text, kind)
+        return _tagged_spans(text, kind, guess_unknown)
     return []
 
 
@@ -85,14 +96,14 @@ def _names(text: str) -> list[Span]:
     return found
 
 
-def _tagged_spans(text: str, kind: str) -> list[Span]:
+def _tagged_spans(text: str, kind: str, guess_unknown: bool) -> list[Span]:
     """Runs of words jieba tags as the kind (nr, ns, nt), merged; for
     organisations also nominal runs ending in an organisation suffix."""
     flags = _TAG_TYPES[kind]
     found: list[Span] = []
     position, run_start, run = 0, 0, ""
     nominal_start, nominal = 0, ""
-    for word, flag in tagged(text):
+    for word, flag in tagged_passage(text, guess_unknown):
         if flag.startswith(flags) or (run and word in "·•・"):
             # "保罗·皮尔斯": a transliterated name is one span across its dot.
             run_start, run = (run_start, run + word) if run else (position, word)

@@ -7,16 +7,16 @@ Four measurements, all in one process so the ratios compare like with like:
 * search   - every question of a set, R times per mode: p50/p95 of the whole
              search and of each stage (query embedding, FAISS, BM25, fusion),
              against the p95 of embedding the query alone;
-* quality  - hit@1 and MRR@10 of dense, BM25 and hybrid (RRF) on the same set;
-* ann      - (with --ann) exact vs HNSW search on synthetic vectors: latency
-             and HNSW recall@10, to place `ann_threshold`.
+* quality  - hit@1 and MRR@10 of dense, BM25 and hybrid (RRF) on the same set.
+
+`--scale 10000,50000,200000` runs the scale benchmark instead (eval/scale.py):
+ingest speed, index size, memory, cold answer latency and ANN recall by size.
 
 Peak memory is the process's maximum resident set size.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import resource
 import shutil
@@ -29,7 +29,6 @@ import click
 import numpy as np
 
 from eval.questions import EvalQuestion, load_set
-from index import dense
 from index.build import update_index
 from index.embedder import load_embedder
 from index.searcher import Searcher, Timings
@@ -125,51 +124,6 @@ def bench_quality(searcher: Searcher, questions: tuple[EvalQuestion, ...]) -> di
     return out
 
 
-def clustered_vectors(rng, n: int, dim: int, per_cluster: int = 50) -> np.ndarray:
-    """Unit vectors in topical clusters (cosine to their centre about 0.86), closer
-    to sentence embeddings than uniform noise, which no ANN index searches well."""
-    centres = rng.standard_normal((max(n // per_cluster, 1), dim), dtype=np.float32)
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    noise = rng.standard_normal((n, dim), dtype=np.float32) * (0.6 / np.sqrt(dim))
-    vectors = centres[rng.integers(len(centres), size=n)] + noise
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-
-
-def uniform_vectors(rng, n: int, dim: int) -> np.ndarray:
-    """The worst case for any ANN index: no structure at all."""
-    vectors = rng.standard_normal((n, dim), dtype=np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-
-
-def bench_ann(
-    sizes: list[int], dim: int, queries: int, ef_search: int, seed: int = 0
-) -> list[dict]:
-    """Real embeddings lie between the two synthetic sets measured here."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    kinds = (("clustered", clustered_vectors), ("uniform", uniform_vectors))
-    for n, (kind, make) in itertools.product(sizes, kinds):
-        vectors = make(rng, n + queries, dim)
-        vectors, qs = vectors[:n], vectors[n:]
-        flat = dense.build_faiss(vectors, dense.DenseParams(10**12, 32, ef_search))
-        started = time.perf_counter()
-        hnsw = dense.build_faiss(vectors, dense.DenseParams(1, 32, ef_search))
-        row = {"vectors": n, "data": kind, "hnsw_build_s": round(time.perf_counter() - started, 2)}
-        found = {}
-        for name, index in (("flat", flat), ("hnsw", hnsw)):
-            lat, found[name] = [], []
-            for q in qs:
-                started = time.perf_counter()
-                found[name].append({r for r, _ in dense.top(index, q, 10)})
-                lat.append((time.perf_counter() - started) * 1000)
-            row[f"{name}_p50_ms"] = round(percentile(lat, 50), 3)
-            row[f"{name}_p95_ms"] = round(percentile(lat, 95), 3)
-        recall = [len(a & b) / 10 for a, b in zip(found["flat"], found["hnsw"], strict=True)]
-        row["hnsw_recall@10"] = round(float(np.mean(recall)), 4)
-        rows.append(row)
-    return rows
-
-
 @click.command(help="检索核心的性能基准：导入吞吐、检索延迟（分阶段）、检索质量、峰值内存。")
 @click.option("--copies", default=5, show_default=True, help="导入基准中语料复制的份数")
 @click.option("--repeats", default=3, show_default=True, help="每项重复次数（取中位数）")
@@ -180,13 +134,30 @@ def bench_ann(
     default=DEFAULT_SET,
     show_default=True,
 )
-@click.option("--ann", is_flag=True, help="另测精确检索与 HNSW 的延迟和召回（较慢）")
-@click.option("--ann-sizes", default="10000,50000,100000", show_default=True)
+@click.option(
+    "--scale",
+    help="改为规模基准：逗号分隔的段落数，例如 10000,50000,200000（见 eval/scale.py）",
+)
+@click.option("--scale-questions", default=300, show_default=True, help="规模基准每个规模提问数")
 @click.option("--out", type=click.Path(path_type=Path), help="把结果写成 JSON 文件")
 def main(
-    copies: int, repeats: int, question_file: Path, ann: bool, ann_sizes: str, out: Path | None
+    copies: int,
+    repeats: int,
+    question_file: Path,
+    scale: str | None,
+    scale_questions: int,
+    out: Path | None,
 ) -> None:
     settings = load_settings()
+    if scale:
+        from eval.scale import markdown, run_scale
+
+        sizes = [int(x) for x in scale.split(",")]
+        results = run_scale(settings, sizes, scale_questions, lambda m: click.echo(m, err=True))
+        click.echo(markdown(results))
+        if out:
+            out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", "utf-8")
+        return
     started = time.perf_counter()
     embedder = load_embedder(settings)
     results: dict = {
@@ -201,9 +172,6 @@ def main(
         questions = load_set(question_file).questions
         results["search"] = bench_search(searcher, [q.question for q in questions], repeats)
         results["quality"] = bench_quality(searcher, questions)
-    if ann:
-        sizes = [int(x) for x in ann_sizes.split(",")]
-        results["ann"] = bench_ann(sizes, embedder.info.dim, 200, settings.hnsw_ef_search)
     results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     text = json.dumps(results, ensure_ascii=False, indent=2)
     click.echo(text)

@@ -218,7 +218,7 @@ def load_examples(settings: Settings, sources=SOURCES) -> list[Example]:
         if index not in services:
             index_settings = settings.model_copy(update={"index_dir": settings.data_dir / index})
             index_dir = index_settings.resolved_index_dir()
-            loaded = store.load_index(index_dir, settings.hnsw_ef_search)
+            loaded = store.load_index(index_dir, settings.ivf_nprobe)
             embedder = embedder or load_embedder(settings)
             store.check_model(loaded.manifest, index_dir, settings.model, embedder.info.dim)
             searcher = Searcher(loaded, embedder, index_settings)

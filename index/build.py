@@ -262,9 +262,9 @@ def _load_previous(settings: Settings, index_dir: Path) -> tuple[_Previous | Non
     for chunk in loaded.chunks:
         by_source.setdefault(chunk.source, []).append(chunk)
     starts = loaded.sentence_starts
-    # Memory-mapped views: nothing is read until the new build copies it.
+    vectors, sentences = loaded.vectors.all(), loaded.sentence_vectors.all()
     embedded = {
-        c.id: Embedded(loaded.vectors[row], loaded.sentence_vectors[starts[row] : starts[row + 1]])
+        c.id: Embedded(vectors[row], sentences[starts[row] : starts[row + 1]])
         for row, c in enumerate(loaded.chunks)
     }
     return _Previous(manifest, by_source, embedded), ""
@@ -359,7 +359,7 @@ def _read_one(
 
 
 def _dense_params(settings: Settings) -> dense.DenseParams:
-    return dense.DenseParams(settings.ann_threshold, settings.hnsw_m, settings.hnsw_ef_search)
+    return dense.DenseParams(settings.ann_threshold, settings.ivf_nprobe)
 
 
 def _chunking(settings: Settings) -> dict:
@@ -393,7 +393,6 @@ def _same_build_settings(manifest: dict, settings: Settings) -> bool:
         manifest["chunking"] == _chunking(settings)
         and manifest["bm25"] == _bm25_settings(settings)
         and manifest["dense"]["ann_threshold"] == params.ann_threshold
-        and manifest["dense"]["hnsw_m"] == params.hnsw_m
     )
 
 
@@ -416,7 +415,6 @@ def _manifest(
             "kind": "",
             "metric": "inner_product",
             "ann_threshold": params.ann_threshold,
-            "hnsw_m": params.hnsw_m,
         },
         "counts": {
             "files": len(files),

@@ -12,8 +12,10 @@ model's own Pooling module does (e5: mean over tokens, prompt included).
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 ONNX_FILE = "onnx/model_int8.onnx"
@@ -45,6 +47,10 @@ def export_int8(model_dir: Path) -> Path:
             return self.inner(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
     axes = {0: "batch", 1: "tokens"}
+    # The exporter's deprecation notes and the quantiser's advice are noise in an install log.
+    logging.getLogger().setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=UserWarning)  # TracerWarning is one
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         float32 = Path(tmp) / "model.onnx"
         with torch.no_grad():

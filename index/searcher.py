@@ -73,7 +73,7 @@ class Searcher:
         index_dir = settings.resolved_index_dir()
         runtime = resolved_runtime(settings)
         store.check_model(store.read_manifest(index_dir), index_dir, settings.model, None, runtime)
-        index = store.load_index(index_dir, settings.hnsw_ef_search)
+        index = store.load_index(index_dir, settings.ivf_nprobe)
         embedder = load_embedder(settings)
         store.check_model(index.manifest, index_dir, settings.model, embedder.info.dim, runtime)
         return cls(index, embedder, settings)

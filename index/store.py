@@ -13,9 +13,9 @@
 
 A build is written to `builds/<id>.partial`, renamed when complete, and only
 then does `current` move to it; a build killed at any point leaves the previous
-index in place and loadable. Vector files are memory-mapped on load: the
-serving process reads the rows it needs, and its memory does not grow with the
-collection's sentence count.
+index in place and loadable. Vector files are not loaded: the serving process
+reads the rows it needs (`RowFile`), so its memory does not grow with the
+collection's sentence count or with the questions asked.
 """
 
 from __future__ import annotations
@@ -44,21 +44,62 @@ _CURRENT = "current"
 _BUILDS = "builds"
 
 
+class RowFile:
+    """Rows of a 2-D .npy file read on demand with pread: the serving process
+    holds none of the file, and the pages it reads stay in the OS page cache
+    instead of its own resident memory (a memory map would count them, and
+    grow with every question asked)."""
+
+    def __init__(self, path: Path) -> None:
+        with path.open("rb") as fh:
+            major, _ = np.lib.format.read_magic(fh)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if major == 1
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran, dtype = read_header(fh)
+            self._offset = fh.tell()
+        if fortran or len(shape) != 2:
+            raise ValueError(f"{path.name}: expected a C-ordered 2-D array")
+        self.shape, self.dtype = shape, np.dtype(dtype)
+        self._row_bytes = shape[1] * self.dtype.itemsize
+        self._fd = os.open(path, os.O_RDONLY)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def rows(self, start: int, end: int) -> np.ndarray:
+        count = max(0, min(end, self.shape[0]) - start)
+        data = os.pread(self._fd, count * self._row_bytes, self._offset + start * self._row_bytes)
+        return np.frombuffer(data, dtype=self.dtype).reshape(count, self.shape[1])
+
+    def __getitem__(self, row: int) -> np.ndarray:
+        return self.rows(row, row + 1)[0]
+
+    def all(self) -> np.ndarray:
+        return self.rows(0, self.shape[0])
+
+    def __del__(self) -> None:
+        if getattr(self, "_fd", None) is not None:
+            os.close(self._fd)
+
+
 @dataclass
 class LoadedIndex:
     path: Path
     manifest: dict
     chunks: list[Chunk]
-    vectors: np.ndarray
+    vectors: RowFile  # float32 [chunks, dim]
     faiss: faiss.Index
     bm25: Bm25Index
-    sentence_vectors: np.ndarray  # float16, memory-mapped
+    sentence_vectors: RowFile  # float16 [sentences, dim]
     sentence_starts: np.ndarray
 
     def sentences_of(self, row: int) -> np.ndarray:
         """The sentence vectors of chunk `row`, float32, in sentence order."""
         start, end = self.sentence_starts[row], self.sentence_starts[row + 1]
-        return np.asarray(self.sentence_vectors[start:end], dtype=np.float32)
+        return self.sentence_vectors.rows(int(start), int(end)).astype(np.float32)
 
 
 def rebuild_hint(index_dir: Path) -> str:
@@ -111,15 +152,15 @@ def check_model(
         )
 
 
-def load_index(index_dir: Path, ef_search: int = 128) -> LoadedIndex:
+def load_index(index_dir: Path, nprobe: int | None = None) -> LoadedIndex:
     manifest = read_manifest(index_dir)
     build = (index_dir / _CURRENT).resolve()
     try:
         chunks = read_chunks(build / "chunks.jsonl")
-        vectors = np.load(build / "vectors.npy", mmap_mode="r", allow_pickle=False)
-        sentence_vectors = np.load(build / "sentences.npy", mmap_mode="r", allow_pickle=False)
+        vectors = RowFile(build / "vectors.npy")
+        sentence_vectors = RowFile(build / "sentences.npy")
         starts = np.load(build / "sentence_starts.npy", allow_pickle=False)
-        index = dense.load_faiss(build / "dense.faiss", ef_search)
+        index = dense.load_faiss(build / "dense.faiss", nprobe)
         bm25 = Bm25Index.load(build / "bm25")
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise ManifestMismatch(

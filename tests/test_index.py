@@ -36,7 +36,7 @@ def test_save_load_round_trip(fake_settings, fake_embedder, corpus_dir):
     assert loaded.manifest["model"]["id"] == "fake-hashing-embedder"
     assert loaded.manifest["counts"] == {"files": 2, "cases": 16, "chunks": report.chunks}
     expected = fake_embedder.embed_passages([c.index_text for c in loaded.chunks])
-    np.testing.assert_allclose(loaded.vectors, expected, rtol=1e-6)
+    np.testing.assert_allclose(loaded.vectors.all(), expected, rtol=1e-6)
     # chunks.jsonl is readable text, Chinese kept as is
     raw = (loaded.path / "chunks.jsonl").read_text(encoding="utf-8")
     assert "37885场职工沟通会" in raw
@@ -196,13 +196,13 @@ def test_corpus_errors(fake_settings, fake_embedder, tmp_path):
         _build(fake_settings, [empty], fake_embedder)
 
 
-def test_hnsw_is_used_above_the_threshold(fake_settings, corpus_dir):
+def test_inverted_file_is_used_above_the_threshold(fake_settings, corpus_dir):
     settings = fake_settings.model_copy(update={"ann_threshold": 10})
     _build(settings, [corpus_dir], HashingEmbedder())
     loaded = store.load_index(settings.resolved_index_dir())
-    assert loaded.manifest["dense"]["kind"] == "hnsw"
-    assert dense.kind_of(loaded.faiss) == "hnsw"
-    flat = dense.build_faiss(loaded.vectors, dense.DenseParams(10**9, 32, 128))
+    assert loaded.manifest["dense"]["kind"] == "ivf"
+    assert dense.kind_of(loaded.faiss) == "ivf"
+    flat = dense.build_faiss(loaded.vectors.all(), dense.DenseParams(10**9))
     query = loaded.vectors[3]
     assert [r for r, _ in dense.top(loaded.faiss, query, 5)] == [
         r for r, _ in dense.top(flat, query, 5)
@@ -239,3 +239,103 @@ def test_second_build_at_the_same_time_is_refused(fake_settings, fake_embedder, 
         _build(fake_settings, [corpus_dir], fake_embedder)
     assert str(err.value) == f"{index_dir} 正在被另一个导入任务更新。请等它结束后再运行。"
     assert _build(fake_settings, [corpus_dir], fake_embedder).written
+
+
+def test_sentence_vectors_are_stored_with_each_chunk(fake_settings, corpus_dir):
+    from ingest.sentences import split_sentences
+
+    embedder = HashingEmbedder()
+    _build(fake_settings, [corpus_dir], embedder)
+    index = store.load_index(fake_settings.resolved_index_dir())
+    assert index.sentence_vectors.dtype == np.float16
+    assert isinstance(index.sentence_vectors, store.RowFile)  # not read into memory at load
+    for row in (0, 7, len(index.chunks) - 1):
+        sentences = split_sentences(index.chunks[row].text)
+        expected = np.stack([embedder._vector(s) for s in sentences])
+        np.testing.assert_allclose(index.sentences_of(row), expected, atol=2e-3)
+
+    # An edited file: the unchanged passages keep their sentence vectors as they were.
+    extra = corpus_dir / "extra.md"
+    extra.write_text(extra.read_text(encoding="utf-8") + "\n新增一句。\n", encoding="utf-8")
+    _build(fake_settings, [corpus_dir], embedder)
+    after = store.load_index(fake_settings.resolved_index_dir())
+    row_of = {c.id: row for row, c in enumerate(after.chunks)}
+    for row, chunk in enumerate(index.chunks[:10]):
+        np.testing.assert_array_equal(after.sentences_of(row_of[chunk.id]), index.sentences_of(row))
+
+
+class _StopsAfter(HashingEmbedder):
+    """Interrupted like Ctrl-C in the middle of its `calls`-th batch."""
+
+    def __init__(self, calls: int) -> None:
+        super().__init__()
+        self.calls = calls
+
+    def embed_chunks(self, texts, sentences, batch_size=32):
+        self.calls -= 1
+        if self.calls < 0:
+            raise KeyboardInterrupt
+        return super().embed_chunks(texts, sentences, batch_size)
+
+
+def test_interrupted_embedding_resumes_from_checkpoints(fake_settings, corpus_dir):
+    settings = fake_settings.model_copy(update={"embed_batch_size": 4})
+    with pytest.raises(KeyboardInterrupt):
+        _build(settings, [corpus_dir], _StopsAfter(3))
+    index_dir = settings.resolved_index_dir()
+    assert not (index_dir / "current").exists()
+    assert len(list((index_dir / "checkpoints").glob("*/part-*.npz"))) == 3
+
+    embedder = HashingEmbedder()
+    report = _build(settings, [corpus_dir], embedder)
+    assert report.resumed == 12 and report.embedded == report.chunks - 12
+    assert len(embedder.embedded) == report.chunks - 12  # nothing embedded twice
+    assert not (index_dir / "checkpoints").exists()
+    loaded = store.load_index(index_dir)
+    expected = embedder.embed_passages([c.index_text for c in loaded.chunks])
+    np.testing.assert_allclose(loaded.vectors.all(), expected, rtol=1e-6)
+
+
+def test_checkpoints_of_another_model_are_not_used(fake_settings, corpus_dir):
+    settings = fake_settings.model_copy(update={"embed_batch_size": 4})
+    with pytest.raises(KeyboardInterrupt):
+        _build(settings, [corpus_dir], _StopsAfter(2))
+    other = settings.model_copy(update={"model": "fake-other"})
+    report = _build(other, [corpus_dir], HashingEmbedder("fake-other", 32))
+    assert report.resumed == 0 and report.embedded == report.chunks
+
+
+def test_rebuild_discards_checkpoints(fake_settings, corpus_dir):
+    settings = fake_settings.model_copy(update={"embed_batch_size": 4})
+    with pytest.raises(KeyboardInterrupt):
+        _build(settings, [corpus_dir], _StopsAfter(2))
+    report = _build(settings, [corpus_dir], HashingEmbedder(), rebuild=True)
+    assert report.resumed == 0 and report.embedded == report.chunks
+
+
+def test_many_files_are_read_by_worker_processes(fake_settings, tmp_path):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(10):
+        (folder / f"f{i}.txt").write_text(f"甲{i}省总工会\n\n案例{i}\n\n正文第{i}段。", "utf-8")
+    (folder / "bad.pdf").write_bytes(b"not a pdf")
+    report = _build(fake_settings, [folder], HashingEmbedder())
+    assert report.files == 10 and len(report.skipped) == 1 and report.cases == 10
+    loaded = store.load_index(fake_settings.resolved_index_dir())
+    # File order is kept, whatever order the workers finish in.
+    assert [c.organisation for c in loaded.chunks] == [f"甲{i}省总工会" for i in range(10)]
+
+
+def test_answering_embeds_the_question_and_nothing_else(fake_settings, corpus_dir):
+    from answer.service import AnswerService
+
+    embedder = HashingEmbedder()
+    _build(fake_settings, [corpus_dir], embedder)
+    settings = fake_settings.model_copy(update={"answer_threshold": 0.0})
+    searcher = Searcher(store.load_index(settings.resolved_index_dir()), embedder, settings)
+    service = AnswerService(searcher, settings)
+    embedder.embedded.clear()
+    for question in ("北京双沟通召开了多少场职工沟通会？", "上海疗休养共计多少人次？"):
+        answer = service.answer(question)
+        assert not answer.refused and answer.citations
+    assert embedder.embedded == []  # no passage or sentence went through the model

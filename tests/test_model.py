@@ -5,6 +5,7 @@ import pytest
 
 from ingest.chunking import make_splitter
 from ingest.pipeline import ingest_file
+from settings import PROJECT_ROOT
 from tests.conftest import CORPUS_FILE
 
 pytestmark = pytest.mark.slow
@@ -80,3 +81,60 @@ def test_each_retriever_alone_finds_beijing(real_searcher, mode):
     top = real_searcher.search("北京的双沟通一共开了多少场职工沟通会？", k=3, mode=mode)
     assert top[0].chunk.organisation == "北京市总工会"
     assert "37885" in top[0].chunk.text
+
+
+@pytest.fixture(scope="module")
+def torch_embedder(real_settings):
+    from index.embedder import load_embedder
+
+    return load_embedder(real_settings.model_copy(update={"runtime": "torch"}))
+
+
+def test_int8_runtime_agrees_with_float32(real_embedder, torch_embedder, corpus_sentences):
+    """The default runtime (ONNX, int8 weights) against the float32 model."""
+    assert (real_embedder.info.runtime, torch_embedder.info.runtime) == ("onnx-int8", "torch")
+    cosines = (
+        real_embedder.embed_passages(corpus_sentences)
+        * torch_embedder.embed_passages(corpus_sentences)
+    ).sum(axis=1)
+    assert cosines.min() >= 0.985 and cosines.mean() >= 0.995, cosines
+    question = "龙岩的驿站枫桥调解成功了多少件劳动争议？"
+    assert real_embedder.embed_query(question) @ torch_embedder.embed_query(question) >= 0.99
+
+
+def test_sentence_vectors_pooled_in_context(real_embedder, torch_embedder):
+    """A passage's sentence vectors come from its own forward pass: both
+    runtimes agree, and each is nearest to its own sentence's question."""
+    text = "北京市总工会开展双沟通。全年共开职工沟通会37885场。龙岩的驿站调解成功800余件。"
+    spans = [(0, 12), (12, 27), (27, len(text))]
+    _, (int8,) = real_embedder.embed_chunks([text], [spans])
+    _, (float32,) = torch_embedder.embed_chunks([text], [spans])
+    assert int8.shape == (3, 384)
+    assert (int8 * float32).sum(axis=1).min() >= 0.98
+    q = real_embedder.embed_query("龙岩调解成功多少件？")
+    assert int(np.argmax(int8 @ q)) == 2
+
+
+def test_serving_runtime_needs_no_torch(real_settings):
+    """The default runtime loads neither PyTorch nor transformers (~300 MB less)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from settings import Settings; from index.embedder import load_embedder; "
+        f"load_embedder(Settings(model_cache_dir={str(real_settings.model_cache_dir)!r}))"
+        ".embed_query('问题'); print('torch' in sys.modules, 'transformers' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT
+    )
+    assert done.stdout.split() == ["False", "False"]
+
+
+def test_int8_runtime_is_for_the_bundled_model_only(real_settings):
+    from errors import ModelUnavailable
+    from index.embedder import load_embedder
+
+    other = real_settings.model_copy(update={"model": "/no/such/model", "runtime": "onnx-int8"})
+    with pytest.raises(ModelUnavailable, match="GHQA_RUNTIME=torch"):
+        load_embedder(other)
