@@ -35,6 +35,7 @@ from ingest.sentences import split_sentences
 # Clauses end at ，；： (full or half width), but not inside a number ("2,173", "11:00").
 _CLAUSE = re.compile(r"(?:[^，,：:；;。！？!?]|(?<=\d)[,:](?=\d))+[，,：:；;。！？!?]*")
 _SPAN_CANDIDATES = 8  # best candidates whose spans are considered for the short answer
+_GUESS_CANDIDATES = 3  # of them, those where jieba's HMM also guesses unknown names
 
 READER_FEATURES = (
     "cosine",
@@ -226,7 +227,7 @@ class Reader:
         describes it more closely (fewer rival spans, nearer slot words)."""
         options, rows = [], []
         for rank, (c, score) in enumerate(zip(ranked, scores, strict=False)):
-            found = spans(c.text, q.type, q.unit, guess_unknown=True)
+            found = spans(c.text, q.type, q.unit, guess_unknown=rank < _GUESS_CANDIDATES)
             typed = [s for s in found if s.text not in q.text]
             for s in typed:
                 options.append((s, rank))

@@ -76,6 +76,7 @@ class Searcher:
         index = store.load_index(index_dir, settings.ivf_nprobe)
         embedder = load_embedder(settings)
         store.check_model(index.manifest, index_dir, settings.model, embedder.info.dim, runtime)
+        dense.serve_single_queries()
         return cls(index, embedder, settings)
 
     def sentence_vectors(self, hit: Hit) -> np.ndarray:
