@@ -50,7 +50,8 @@ def export_int8(model_dir: Path) -> Path:
     # The exporter's deprecation notes and the quantiser's advice are noise in an install log.
     logging.getLogger().setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-    warnings.filterwarnings("ignore", category=UserWarning)  # TracerWarning is one
+    warnings.filterwarnings("ignore", category=UserWarning)
+    warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         float32 = Path(tmp) / "model.onnx"
         with torch.no_grad():
