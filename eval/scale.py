@@ -220,7 +220,7 @@ def run_scale(settings: Settings, sizes: list[int], limit: int, echo) -> dict:
         echo("ingest: default runtime, then PyTorch float32 …")
         results["ingest"] = [
             bench_ingest(settings, corpus, "auto", settings.ingest_workers),
-            bench_ingest(settings, corpus, "torch", 0),
+            bench_ingest(settings, corpus, "torch", settings.ingest_workers),
         ]
         new, old = results["ingest"]
         results["ingest_speedup"] = round(new["chunks_per_s"] / old["chunks_per_s"], 2)
