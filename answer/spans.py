@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
-import jieba.posseg
+from answer.question import tagged
 
 _DIGITS = r"\d+(?:[.,]\d+)*"
 _HANZI_NUM = r"[零〇一二两三四五六七八九十百千万亿]+"
@@ -45,16 +44,6 @@ ORG_SUFFIX = re.compile(
     r"中心|俱乐部|政府|部|局|厅|署|队|社|党|基金会|电视台|报社|出版社)$"
 )
 _TAG_TYPES = {"person": ("nr",), "place": ("ns",), "organisation": ("nt",)}
-_TAG_CACHE = 20_000  # bounded: a server reads endless new passages
-
-
-@lru_cache(maxsize=_TAG_CACHE)
-def tagged_passage(text: str, guess_unknown: bool) -> tuple[tuple[str, str], ...]:
-    """jieba's (word, part-of-speech) pairs for passage text. `guess_unknown`
-    runs jieba's HMM, which finds names its dictionary lacks (transliterations)
-    at 2–3 ms a sentence: the reader's features over every candidate go without
-    it, the short answer's spans of the few best candidates with it."""
-    return tuple((w.word, w.flag) for w in jieba.posseg.lcut(text, HMM=guess_unknown))
 
 
 @dataclass(frozen=True)
@@ -103,7 +92,7 @@ def _tagged_spans(text: str, kind: str, guess_unknown: bool) -> list[Span]:
     found: list[Span] = []
     position, run_start, run = 0, 0, ""
     nominal_start, nominal = 0, ""
-    for word, flag in tagged_passage(text, guess_unknown):
+    for word, flag in tagged(text, guess_unknown):
         if flag.startswith(flags) or (run and word in "·•・"):
             # "保罗·皮尔斯": a transliterated name is one span across its dot.
             run_start, run = (run_start, run + word) if run else (position, word)
