@@ -1,29 +1,43 @@
-"""`python app.py`: the chat page (Gradio), in Chinese.
+"""`python app.py`: the chat page (Gradio), in Chinese, and the whole site.
 
-`create_app(settings, service)` builds the page around an AnswerService that is
-loaded once at start-up and shared by every visitor; `main()` loads it and
-launches the server. Every text from a user or a passage is escaped before it
-reaches the page, so HTML in a question or in the corpus shows as text.
+`create_app(library, policy)` builds the page around the Library (every
+knowledge base's AnswerService, one shared model); `create_server` puts the
+API, the admin page and the chat page behind the guard; `main()` launches it.
+Every text from a user or a passage is escaped before it reaches the page, so
+HTML in a question or in the corpus shows as text.
 """
 
 from __future__ import annotations
 
 import html
-import json
-import threading
-import time
+import logging
 from pathlib import Path
 
 import click
 import gradio as gr
+from fastapi import Request
+from fastapi.responses import JSONResponse
 
 from answer.records import Answer
 from answer.service import EMPTY_PROMPT, AnswerService
-from errors import EmptyQuestion, IndexNotFound, ManifestMismatch, exit_on_error
+from errors import (
+    EmptyQuestion,
+    GhqaError,
+    IndexBusy,
+    IndexNotFound,
+    KbNotFound,
+    ManifestMismatch,
+    exit_on_error,
+)
 from ingest.profile import load_profiles
+from kb.library import Library
+from kb.logs import AuditLog, JsonLines, timestamp
+from kb.registry import DEFAULT_KB
 from settings import Settings, load_settings
+from web.admin import create_admin
 from web.api import create_api
 from web.guard import Guard
+from web.policy import Caller, Denied, Policy, error_json
 
 TITLE = "工会案例问答"
 SHOWN_QUESTION_CHARS = 300
@@ -99,26 +113,16 @@ def _card(label: str, hit, quotes: tuple[str, ...]) -> str:
     )
 
 
-class FeedbackLog:
-    """👍/👎 with the question, answer and sources, one JSON line each."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-
-    def add(self, record: dict) -> None:
-        line = json.dumps(record, ensure_ascii=False) + "\n"
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # One write of one line on an O_APPEND file: records never interleave.
-            with self.path.open("a", encoding="utf-8") as fh:
-                fh.write(line)
+def caller_in(request: gr.Request, policy: Policy) -> Caller:
+    """Who sent a page event: the same decision the guard made for the request."""
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    return policy.identify(headers, request.client.host if request.client else "unknown")
 
 
-def create_app(settings: Settings, service: AnswerService) -> gr.Blocks:
-    feedback = FeedbackLog(settings.feedback_path())
+def create_app(library: Library, policy: Policy) -> gr.Blocks:
+    registry = library.registry
 
-    def respond(message: str, history: list, turns: list):
+    def respond(message: str, history: list, turns: list, kb_id: str, request: gr.Request):
         history = list(history or [])
         if not (message or "").strip():
             history.append({"role": "assistant", "content": EMPTY_PROMPT})
@@ -127,7 +131,15 @@ def create_app(settings: Settings, service: AnswerService) -> gr.Blocks:
         history.append({"role": "user", "content": shown_question(message)})
         history.append({"role": "assistant", "content": "正在检索资料……"})
         yield history, render_sources(None), "", turns
-        previous = [t["searched"] for t in turns]
+        try:
+            kb = policy.knowledge_base(caller_in(request, policy), kb_id or None)
+            service = library.service(kb.id)
+        except (Denied, IndexNotFound, ManifestMismatch) as exc:
+            text = exc.message if isinstance(exc, Denied) else str(exc)
+            history[-1] = {"role": "assistant", "content": escape(text)}
+            yield history, render_sources(None), "", turns
+            return
+        previous = [t["searched"] for t in turns if t.get("kb") == kb.id]
         try:
             for event in service.stream(message, previous):
                 if isinstance(event, str):
@@ -139,6 +151,7 @@ def create_app(settings: Settings, service: AnswerService) -> gr.Blocks:
                     *turns,
                     {
                         "message": len(history) - 1,  # which chat message 👍/👎 refers to
+                        "kb": kb.id,
                         "question": message,
                         "searched": event.question,
                         "answer": event.to_json(),
@@ -156,8 +169,18 @@ def create_app(settings: Settings, service: AnswerService) -> gr.Blocks:
             return
         liked = data.liked if isinstance(data.liked, bool) else data.liked == "Like"
         record = {k: v for k, v in turn.items() if k != "message"}
-        feedback.add({"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "liked": liked, **record})
+        JsonLines(registry.feedback_path(turn["kb"])).append(
+            {"time": timestamp(), "liked": liked, **record}
+        )
         gr.Info("感谢反馈！")
+
+    def knowledge_bases(request: gr.Request):
+        """The selector lists what this visitor may read; hidden when that is one."""
+        readable = policy.readable(caller_in(request, policy))
+        choices = [(kb.title, kb.id) for kb in readable]
+        return gr.update(
+            choices=choices, value=choices[0][1] if choices else None, visible=len(choices) > 1
+        )
 
     with gr.Blocks(title=TITLE, analytics_enabled=False, fill_height=True) as demo:
         turns = gr.State([])
@@ -166,6 +189,14 @@ def create_app(settings: Settings, service: AnswerService) -> gr.Blocks:
         )
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
+                kb_choice = gr.Dropdown(
+                    choices=[],
+                    label="知识库",
+                    elem_id="kb",
+                    visible=False,
+                    allow_custom_value=True,  # the policy, not the page, decides what is valid
+                    interactive=True,
+                )
                 chatbot = gr.Chatbot(
                     label="对话",
                     height=520,
@@ -186,62 +217,95 @@ def create_app(settings: Settings, service: AnswerService) -> gr.Blocks:
                     )
                     send = gr.Button("发送", variant="primary", scale=1, elem_id="send")
                 clear = gr.Button("清空对话", elem_id="clear")
-                examples = example_questions(service, settings)
+                examples = public_examples(library)
                 if examples:
                     gr.Examples(examples, inputs=box, label="示例问题")
             with gr.Column(scale=2):
                 sources = gr.HTML(render_sources(None), elem_id="sources")
         outputs = [chatbot, sources, box, turns]
-        box.submit(respond, [box, chatbot, turns], outputs)
-        send.click(respond, [box, chatbot, turns], outputs)
+        box.submit(respond, [box, chatbot, turns, kb_choice], outputs)
+        send.click(respond, [box, chatbot, turns, kb_choice], outputs)
         clear.click(lambda: ([], render_sources(None), "", []), None, outputs, queue=False)
         chatbot.like(on_like, [turns], None)
         chatbot.clear(lambda: (render_sources(None), []), None, [sources, turns])
-    demo.queue(default_concurrency_limit=settings.concurrency)
+        kb_choice.change(lambda: ([], render_sources(None), []), None, [chatbot, sources, turns])
+        demo.load(knowledge_bases, None, kb_choice)
+    demo.queue(default_concurrency_limit=library.settings.concurrency)
     return demo
 
 
-def create_server(settings: Settings, service: AnswerService | None, problem: str = ""):
-    """The whole site: API and widget, the chat page mounted at /, the guard in front.
-    Fonts are the system's (Gradio's default theme would load web fonts), so the
-    page needs nothing from outside the intranet."""
+def public_examples(library: Library) -> list[str]:
+    """Example questions from the first public knowledge base that answers:
+    the page's configuration is the same for every visitor, so it must not
+    show anything from a restricted one."""
+    for kb in library.registry.all():
+        if kb.visibility != "public" or library.settings.api_token:
+            continue
+        try:
+            return example_questions(library.service(kb.id), library.settings)
+        except (IndexNotFound, ManifestMismatch):
+            continue
+    return []
+
+
+ERRORS = {KbNotFound: (404, "kb_not_found"), IndexBusy: (409, "busy")}
+
+
+def create_server(library: Library, policy: Policy | None = None):
+    """The whole site: API, widget and admin page, the chat page mounted at /,
+    the guard in front. Fonts are the system's (Gradio's default theme would
+    load web fonts), so the page needs nothing from outside the intranet."""
+    policy = policy or Policy(library.settings, library.registry)
     theme = gr.themes.Soft(
         font=["PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", "system-ui", "sans-serif"],
         font_mono=["ui-monospace", "Consolas", "monospace"],
     )
-    api = create_api(settings, service, problem)
-    page = create_app(settings, service) if service else unavailable_page(problem)
+    api = create_api(library, policy)
+    audit = AuditLog(library.settings.audit_path())
+    admin = create_admin(library, policy, audit)
+    api.include_router(admin)
+
+    @api.exception_handler(GhqaError)
+    async def domain_error(_request: Request, exc: GhqaError) -> JSONResponse:
+        status, kind = next(
+            (v for t, v in ERRORS.items() if isinstance(exc, t)), (400, "bad_request")
+        )
+        return JSONResponse(error_json(kind, str(exc)), status_code=status)
+
+    @api.exception_handler(Denied)
+    async def denied(_request: Request, exc: Denied) -> JSONResponse:
+        return JSONResponse(error_json(exc.kind, exc.message), status_code=exc.status)
+
+    page = create_app(library, policy)
     site = gr.mount_gradio_app(
         api, page, path="/", ssr_mode=False, show_error=False, theme=theme, css=CSS, footer_links=[]
     )
-    return Guard(site, settings)
+    return Guard(site, policy)
 
 
-def unavailable_page(problem: str) -> gr.Blocks:
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as page:
-        gr.Markdown(f"# {TITLE}\n\n**问答服务暂不可用：** {escape(problem)}")
-    return page
-
-
-@click.command(help="启动工会案例问答网页、HTTP API 和嵌入式小部件。")
+@click.command(help="启动工会案例问答网页、管理后台、HTTP API 和嵌入式小部件。")
 @click.option("--host", help="监听地址（默认 127.0.0.1）")
 @click.option("--port", type=int, help="端口（默认 7860）")
-@click.option("--index-dir", type=click.Path(path_type=Path), help="索引目录（默认 data/index）")
+@click.option(
+    "--index-dir", type=click.Path(path_type=Path), help="默认知识库的索引目录（默认 data/index）"
+)
 @exit_on_error
 def main(host: str | None, port: int | None, index_dir: Path | None) -> None:
     import uvicorn
 
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     settings = load_settings(host=host, port=port, index_dir=index_dir)
-    service, problem = None, ""
-    try:
-        service = AnswerService.open(settings)
-    except (IndexNotFound, ManifestMismatch) as exc:
-        # Serve anyway: the page says what to run and /api/health reports 503.
-        problem = str(exc)
+    library = Library.open(settings)
+    # Load the default knowledge base (and the model) now, not on the first question;
+    # without an index the server still starts and the page says what to run.
+    problem = library.problem(DEFAULT_KB)
+    if problem:
         click.echo(f"警告：{problem}", err=True)
     click.echo(f"工会案例问答已启动：http://{settings.host}:{settings.port}", err=True)
     uvicorn.run(
-        create_server(settings, service, problem),
+        create_server(library),
         host=settings.host,
         port=settings.port,
         log_level="warning",

@@ -40,6 +40,14 @@ class EmptyQuestion(GhqaError):
     """The question is empty or whitespace only."""
 
 
+class KbNotFound(GhqaError):
+    """No knowledge base has that id."""
+
+
+class InvalidInput(GhqaError):
+    """A name, setting or uploaded file that cannot be accepted as given."""
+
+
 def exit_on_error(func):
     """Decorate a CLI entry point: a GhqaError becomes one line on stderr and
     a non-zero exit, never a traceback."""

@@ -129,14 +129,47 @@ class Settings(BaseSettings):
         description="Other sites (scheme://host[:port]) whose pages may use the API and "
         "widget and frame the chat page; the app's own origin always may.",
     )
-    api_token: str | None = Field(default=None, description="Secret: required as Bearer token.")
-    rate_limit_per_minute: int = Field(default=30, ge=1, description="Questions per client.")
-    max_request_bytes: int = Field(default=16_384, ge=256)
+    api_token: str | None = Field(
+        default=None,
+        description="Secret: a server-wide key. When set, public knowledge bases are no "
+        "longer open to anonymous callers: they need this token, a key or a sign-in.",
+    )
+    rate_limit_per_minute: int = Field(
+        default=30, ge=1, description="Requests per caller per minute on routes that answer."
+    )
+    max_request_bytes: int = Field(default=16_384, ge=256, description="Body limit of /api/*.")
+    max_upload_bytes: int = Field(
+        default=20 * 2**20, ge=1024, description="Largest uploaded file (admin page)."
+    )
+    max_upload_request_bytes: int = Field(
+        default=60 * 2**20, ge=1024, description="Largest upload request (several files)."
+    )
+    parse_timeout: float = Field(
+        default=60.0, gt=0, description="Seconds an uploaded file may take to read (PDF)."
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description="Secret: signs session cookies; default: a random key kept in "
+        "DATA_DIR/state/secret_key (set it when several replicas share sign-ins).",
+    )
+    session_hours: float = Field(default=12.0, gt=0, description="Sign-in lifetime.")
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses (IP or CIDR) of reverse proxies whose user header is "
+        "trusted (intranet single sign-on); empty: the header is ignored.",
+    )
+    proxy_user_header: str = Field(default="X-Remote-User")
+    proxy_groups_header: str = Field(
+        default="X-Remote-Groups", description="Comma-separated groups of the proxy's user."
+    )
+    admin_groups: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Groups (from the proxy) whose members are admins."
+    )
 
-    @field_validator("allowed_origins", mode="before")
+    @field_validator("allowed_origins", "trusted_proxies", "admin_groups", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
-        """GHQA_ALLOWED_ORIGINS may be a comma-separated list as well as JSON."""
+    def _split_list(cls, value: object) -> object:
+        """Lists such as GHQA_ALLOWED_ORIGINS may be comma-separated as well as JSON."""
         if isinstance(value, str):
             if value.strip().startswith("["):
                 return json.loads(value)
@@ -151,6 +184,17 @@ class Settings(BaseSettings):
 
     def feedback_path(self) -> Path:
         return self.data_dir / "feedback" / "feedback.jsonl"
+
+    def state_dir(self) -> Path:
+        """Accounts, keys, knowledge-base settings, audit log, secret key."""
+        return self.data_dir / "state"
+
+    def audit_path(self) -> Path:
+        return self.state_dir() / "audit.jsonl"
+
+    def kb_root(self) -> Path:
+        """Where knowledge bases other than the default keep files and index."""
+        return self.data_dir / "kb"
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -4,12 +4,11 @@ report.html. `compare` reads summary.json and results.jsonl back."""
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import jinja2
 
+from atomic import write_atomic
 from eval import charts
 from eval.metrics import METRICS, Scored
 from eval.runner import Run
@@ -93,18 +92,6 @@ def fmt(value: object) -> str:
 
 def interval(bounds: list[float] | None) -> str:
     return f"{fmt(bounds[0])} – {fmt(bounds[1])}" if bounds else "—"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """A report is either the old file or the whole new one, never half written."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _render(name: str, context: dict, autoescape: bool) -> str:

@@ -49,8 +49,10 @@ _POOL_MIN_FILES = 8  # fewer changed files are read in this process: no start-up
 
 @dataclass
 class BuildReport:
-    index_dir: Path
+    index_dir: Path | None = None
     files: int = 0
+    files_total: int = 0  # found in the given paths (progress: how many are read)
+    to_embed: int = 0  # passages found so far that need the model (progress)
     cases: int = 0
     chunks: int = 0
     added: list[str] = field(default_factory=list)
@@ -67,6 +69,24 @@ class BuildReport:
     seconds: float = 0.0
     embed_seconds: float = 0.0  # inside the model (forward passes and pooling)
     checkpoint_dir: Path | None = None
+
+    def to_json(self) -> dict:
+        """What a person reviewing the build needs (the admin page shows it)."""
+        return {
+            "files": self.files,
+            "cases": self.cases,
+            "chunks": self.chunks,
+            "added": self.added,
+            "changed": self.changed,
+            "removed": self.removed,
+            "unchanged": len(self.unchanged),
+            "skipped": [{"source": s, "reason": r} for s, r in self.skipped],
+            "repairs": [{"source": s, "profile": p, "what": w} for s, p, w in self.repairs],
+            "embedded": self.embedded,
+            "reused": self.reused,
+            "written": self.written,
+            "seconds": round(self.seconds, 1),
+        }
 
     @property
     def outside_model_share(self) -> float:
@@ -89,13 +109,20 @@ def update_index(
     embedder: Embedder | None = None,
     progress: bool = True,
     report: BuildReport | None = None,
+    names: dict[Path, str] | None = None,
 ) -> BuildReport:
     """`report`: filled in as the build goes, so a caller interrupted by
-    Ctrl-C can still say how far it got."""
+    Ctrl-C (or another thread showing progress) can say how far it got.
+    `names`: the names to show for files stored under other names."""
     files = collect_files(paths)
-    report = report or BuildReport(settings.resolved_index_dir())
+    report = report or BuildReport()
+    report.index_dir = settings.resolved_index_dir()
+    report.files_total = len(files)
+    shown = {p.resolve(): n for p, n in (names or {}).items()}
     with store.build_lock(settings.resolved_index_dir()):
-        return _update(settings, files, rebuild, embedder, progress, report)
+        _update(settings, files, rebuild, embedder, progress, report, shown)
+        store.write_report(settings.resolved_index_dir(), report.to_json())
+        return report
 
 
 def _update(
@@ -105,6 +132,7 @@ def _update(
     embedder: Embedder | None,
     progress: bool,
     report: BuildReport,
+    names: dict[Path, str],
 ) -> BuildReport:
     started = time.perf_counter()
     index_dir = settings.resolved_index_dir()
@@ -113,7 +141,7 @@ def _update(
     if rebuild:  # "embed everything again" includes an interrupted build's batches
         VectorCache(index_dir, _vector_identity(settings)).clear()
     batches = _Batches(settings, embedder, previous, report, progress)
-    reader = _read(settings, files, previous, report, progress)
+    reader = _read(settings, files, previous, report, progress, names)
     ingested = []
     try:
         for f in reader:
@@ -199,6 +227,7 @@ class _Batches:
                 self._pending.append(chunk)
                 self.done[chunk.id] = None  # claimed: a repeated passage is embedded once
                 self._bar.total += 1
+                self._report.to_embed += 1
         while len(self._pending) >= self._settings.embed_batch_size:
             self._embed(self._settings.embed_batch_size)
 
@@ -276,6 +305,7 @@ def _read(
     previous: _Previous | None,
     report: BuildReport,
     progress: bool,
+    names: dict[Path, str],
 ) -> Iterator[IngestedFile]:
     """Every readable file's chunks, in file order. Unchanged files come from
     the previous index; the others are read by worker processes, which run
@@ -307,7 +337,7 @@ def _read(
             initargs=(os.getpid(),),
         )
     futures: dict[Path, Future] = (
-        {p: pool.submit(_read_one, p, *args) for p in todo} if pool else {}
+        {p: pool.submit(_read_one, p, names.get(p), *args) for p in todo} if pool else {}
     )
     try:
         for path in tqdm(files, desc="读取文件", unit="个", disable=not progress, leave=False):
@@ -325,7 +355,7 @@ def _read(
                     tuple(old.get("repairs", ())),
                 )
                 continue
-            result = futures[path].result() if pool else _read_one(path, *args)
+            result = futures[path].result() if pool else _read_one(path, names.get(path), *args)
             if isinstance(result, str):
                 report.skipped.append((source, result))
                 continue
@@ -349,11 +379,16 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _read_one(
-    path: Path, size: int, overlap: int, profile: str | None, profile_dir: Path | None
+    path: Path,
+    name: str | None,
+    size: int,
+    overlap: int,
+    profile: str | None,
+    profile_dir: Path | None,
 ) -> IngestedFile | str:
     """One file's chunks, or why it was skipped (runs in a worker process)."""
     try:
-        return ingest_file(path, size, overlap, profile, profile_dir)
+        return ingest_file(path, size, overlap, profile, profile_dir, name)
     except UnsupportedDocument as exc:
         return str(exc)
 

@@ -68,13 +68,14 @@ class Searcher:
         self.settings = settings
 
     @classmethod
-    def open(cls, settings: Settings) -> Searcher:
-        """Load the index, then the model; a mismatch fails before the slow part."""
+    def open(cls, settings: Settings, embedder: Embedder | None = None) -> Searcher:
+        """Load the index, then the model (unless one is given, as when several
+        knowledge bases share it); a mismatch fails before the slow part."""
         index_dir = settings.resolved_index_dir()
-        runtime = resolved_runtime(settings)
+        runtime = embedder.info.runtime if embedder else resolved_runtime(settings)
         store.check_model(store.read_manifest(index_dir), index_dir, settings.model, None, runtime)
         index = store.load_index(index_dir, settings.ivf_nprobe)
-        embedder = load_embedder(settings)
+        embedder = embedder or load_embedder(settings)
         store.check_model(index.manifest, index_dir, settings.model, embedder.info.dim, runtime)
         dense.serve_single_queries()
         return cls(index, embedder, settings)

@@ -34,6 +34,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from atomic import write_atomic
 from errors import IndexBusy, IndexNotFound, ManifestMismatch
 from index import dense
 from index.bm25 import Bm25Index
@@ -41,6 +42,7 @@ from ingest.records import Chunk
 
 INDEX_FORMAT = 2
 _CURRENT = "current"
+_REPORT = "report.json"
 _BUILDS = "builds"
 
 
@@ -172,6 +174,33 @@ def load_index(index_dir: Path, nprobe: int | None = None) -> LoadedIndex:
             f"{build} 中段落数与向量数不一致。请重新建索引：{rebuild_hint(index_dir)}"
         )
     return LoadedIndex(build, manifest, chunks, vectors, index, bm25, sentence_vectors, starts)
+
+
+def current_build(index_dir: Path) -> Path | None:
+    """The build the index directory points at now (it changes with every write)."""
+    link = index_dir / _CURRENT
+    return link.resolve() if link.is_symlink() else None
+
+
+def remove_index(index_dir: Path) -> None:
+    """Empty the index directory (its last document was removed); readers that
+    open it afterwards are told there is no index."""
+    with build_lock(index_dir):
+        (index_dir / _CURRENT).unlink(missing_ok=True)
+        shutil.rmtree(index_dir / _BUILDS, ignore_errors=True)
+
+
+def write_report(index_dir: Path, report: dict) -> None:
+    """The last build's report (skipped files and why, repairs), beside the builds."""
+    write_atomic(index_dir / _REPORT, json.dumps(report, ensure_ascii=False, indent=1))
+
+
+def read_report(index_dir: Path) -> dict | None:
+    path = index_dir / _REPORT
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def read_chunks(path: Path) -> list[Chunk]:

@@ -1,19 +1,29 @@
 """`python -m ingest [PATH ...]`: build or update the index from a corpus.
 
+Without --kb the index directory mirrors the given paths (default: the shipped
+corpus into the default knowledge base). With --kb ID the files are checked as
+uploads are and added to that knowledge base (one with the name of a document
+already there replaces it), and its index is updated.
+
 This entry point is the wiring edge: the ingest library itself knows nothing
 of the index; here its output is handed to `index.build`.
 """
 
 from __future__ import annotations
 
+import getpass
 import shlex
 import sys
 from pathlib import Path
 
 import click
 
-from errors import exit_on_error
+from errors import CorpusEmpty, exit_on_error
 from index.build import BuildReport, update_index
+from ingest.pipeline import collect_files
+from kb.documents import Documents, accept
+from kb.logs import AuditLog
+from kb.registry import DEFAULT_KB, Registry
 from settings import SHIPPED_CORPUS, load_settings
 
 
@@ -27,6 +37,7 @@ from settings import SHIPPED_CORPUS, load_settings
 @click.option("--chunk-size", type=int, help="每段最多字符数")
 @click.option("--chunk-overlap", type=int, help="相邻段落重叠字符数")
 @click.option("--profile", help="对所有文件使用这个语料配置（默认按文件内容自动匹配；none 为关闭）")
+@click.option("--kb", "kb_id", help="把文件加入这个知识库（python -m kb list 查看）")
 @click.option("--rebuild", is_flag=True, help="忽略已有索引，全部重新嵌入")
 @click.option("--quiet", is_flag=True, help="不显示进度条")
 @exit_on_error
@@ -37,9 +48,13 @@ def main(
     chunk_size: int | None,
     chunk_overlap: int | None,
     profile: str | None,
+    kb_id: str | None,
     rebuild: bool,
     quiet: bool,
 ) -> None:
+    if kb_id and kb_id != DEFAULT_KB:
+        add_to_kb(kb_id, paths, model, chunk_size, chunk_overlap, profile)
+        return
     settings = load_settings(
         index_dir=index_dir,
         model=model,
@@ -65,6 +80,35 @@ def main(
             err=True,
         )
         sys.exit(130)
+    print_summary(report)
+
+
+def add_to_kb(
+    kb_id: str,
+    paths: tuple[Path, ...],
+    model: str | None,
+    chunk_size: int | None,
+    chunk_overlap: int | None,
+    profile: str | None,
+) -> None:
+    settings = load_settings(
+        model=model, chunk_size=chunk_size, chunk_overlap=chunk_overlap, corpus_profile=profile
+    )
+    registry = Registry(settings)
+    registry.get(kb_id)
+    if not paths:
+        raise CorpusEmpty(f"请给出要加入知识库 {kb_id} 的文件或目录。")
+    files = [(path.name, path.read_bytes()) for path in collect_files(list(paths))]
+    uploads, problems = accept(files, settings.max_upload_bytes, settings.parse_timeout)
+    for problem in problems:
+        click.echo(f"警告：跳过 {problem}", err=True)
+    if not uploads:
+        raise CorpusEmpty("没有可加入的文件（原因见上）。")
+    who = f"{getpass.getuser()}@cli"
+    report = Documents(registry).change(kb_id, add=uploads, by=who)
+    AuditLog(settings.audit_path()).add(
+        who, "上传文档", kb_id, "ok", files=[u.name for u in uploads]
+    )
     print_summary(report)
 
 

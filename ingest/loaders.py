@@ -19,7 +19,9 @@ from ingest.records import Document
 _ENCODINGS = ("utf-8-sig", "gb18030")
 
 
-def load_document(path: Path) -> Document:
+def load_document(path: Path, name: str | None = None) -> Document:
+    """`name`: the file name to show users, when the file on disk has another
+    (an uploaded file is stored under its content hash)."""
     loader = LOADERS.get(path.suffix.lower())
     if loader is None:
         raise UnsupportedDocument(
@@ -34,7 +36,7 @@ def load_document(path: Path) -> Document:
         raise UnsupportedDocument("文件中没有可提取的文字")
     return Document(
         source=str(path.resolve()),
-        name=path.name,
+        name=name or path.name,
         text=text,
         sha256=hashlib.sha256(data).hexdigest(),
     )

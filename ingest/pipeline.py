@@ -60,11 +60,12 @@ def ingest_file(
     chunk_overlap: int,
     profile: str | None = None,
     profile_dir: Path | None = None,
+    name: str | None = None,
 ) -> IngestedFile:
     """Load, clean, split and chunk one file; raises UnsupportedDocument.
     `profile`: a corpus profile's name to force (default: the one that lists
-    this file's hash, if any)."""
-    doc = load_document(path)
+    this file's hash, if any). `name`: the name shown for the file, if not its own."""
+    doc = load_document(path, name)
     chosen = profile_for(doc.sha256, profile, profile_dir)
     sections, moves = structure(doc, chosen)
     chunks = chunk_sections(sections, doc.source, make_splitter(chunk_size, chunk_overlap))

@@ -11,12 +11,11 @@ import httpx
 import pytest
 
 from answer.llm import ChatClient
-from answer.service import AnswerService
 from app import create_server
 from index.build import update_index
-from index.searcher import Searcher
-from index.store import load_index
-from settings import SHIPPED_CORPUS
+from kb.library import Library
+from kb.registry import Registry
+from settings import SHIPPED_CORPUS, Settings
 from tests.fakes import HashingEmbedder
 from tests.llm_server import FakeChatService
 from tests.servers import LoopbackServer
@@ -25,27 +24,31 @@ ALLOWED = "http://intranet.example:8080"
 QUESTION = {"question": "北京的双沟通一共开了多少场职工沟通会？"}
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory):
-    from settings import Settings
+EMBEDDER = HashingEmbedder()
 
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory) -> Settings:
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("api"), model="fake-hashing-embedder", answer_threshold=0.0
     )
-    embedder = HashingEmbedder()
-    update_index(settings, [SHIPPED_CORPUS], embedder=embedder, progress=False)
-    searcher = Searcher(load_index(settings.resolved_index_dir()), embedder, settings)
-    return AnswerService(searcher, settings)
+    update_index(settings, [SHIPPED_CORPUS], embedder=EMBEDDER, progress=False)
+    return settings
 
 
-def serve(service, **overrides):
-    settings = service.settings.model_copy(update={"allowed_origins": [ALLOWED], **overrides})
-    return LoopbackServer(create_server(settings, service))
+def serve(settings: Settings, **overrides) -> LoopbackServer:
+    """The whole site on loopback (the shipped corpus as the default knowledge
+    base); `.library` is the Library it serves."""
+    changed = settings.model_copy(update={"allowed_origins": [ALLOWED], **overrides})
+    library = Library(Registry(changed), embedder=EMBEDDER)
+    server = LoopbackServer(create_server(library))
+    server.library = library
+    return server
 
 
 @pytest.fixture(scope="module")
-def server(service):
-    with serve(service, rate_limit_per_minute=1000) as running:
+def server(settings):
+    with serve(settings, rate_limit_per_minute=1000) as running:
         yield running
 
 
@@ -83,7 +86,9 @@ def test_health(server):
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok" and body["index"]["cases"] == 15
-    assert body["model"] == {"id": "fake-hashing-embedder", "dim": 64}
+    assert body["model"] == {"id": "fake-hashing-embedder"}
+    assert [kb["id"] for kb in body["knowledge_bases"]] == ["default"]
+    assert body["knowledge_bases"][0]["cases"] == 15
 
 
 @pytest.mark.parametrize(
@@ -165,8 +170,8 @@ def test_widget_script_is_served(server):
     assert "attachShadow" in response.text and "http" not in response.text.split("*/", 1)[1]
 
 
-def test_bearer_token(service):
-    with serve(service, api_token="s3cret") as running:
+def test_bearer_token(settings):
+    with serve(settings, api_token="s3cret") as running:
         missing = httpx.post(f"{running.url}/api/ask", json=QUESTION)
         wrong = httpx.post(
             f"{running.url}/api/ask", json=QUESTION, headers={"Authorization": "Bearer nope"}
@@ -179,8 +184,8 @@ def test_bearer_token(service):
     assert right.status_code == 200
 
 
-def test_rate_limit(service):
-    with serve(service, rate_limit_per_minute=3) as running:
+def test_rate_limit(settings):
+    with serve(settings, rate_limit_per_minute=3) as running:
         codes = [httpx.post(f"{running.url}/api/ask", json=QUESTION).status_code for _ in range(4)]
         limited = httpx.post(f"{running.url}/api/ask", json=QUESTION)
     assert codes == [200, 200, 200, 429]
@@ -188,10 +193,11 @@ def test_rate_limit(service):
     assert limited.json()["error"]["type"] == "rate_limited"
 
 
-def test_a_slow_answer_does_not_hold_up_other_requests(service):
+def test_a_slow_answer_does_not_hold_up_other_requests(settings):
     # The stand-in chat service (a paid one in production) takes 2 s to reply.
-    with FakeChatService() as chat, serve(service, rate_limit_per_minute=1000) as running:
+    with FakeChatService() as chat, serve(settings, rate_limit_per_minute=1000) as running:
         chat.delay = 2.0
+        service = running.library.service("default")
         service.llm = ChatClient(chat.url, "m", None, timeout=10)
         try:
             slow = {}
@@ -213,14 +219,15 @@ def test_a_slow_answer_does_not_hold_up_other_requests(service):
     assert slow["r"].status_code == 200 and slow["r"].json()["answer"] == "回答[1]。"
 
 
-def test_no_index_gives_503(service):
-    settings = service.settings
-    with LoopbackServer(create_server(settings, None, "还没有索引。请先建索引。")) as running:
+def test_no_index_gives_503(tmp_path):
+    empty = Settings(data_dir=tmp_path / "data", model="fake-hashing-embedder")
+    with serve(empty) as running:
         ask = httpx.post(f"{running.url}/api/ask", json=QUESTION)
         health = httpx.get(f"{running.url}/api/health")
         page = httpx.get(f"{running.url}/")
     assert ask.status_code == health.status_code == 503
-    assert ask.json() == {
-        "error": {"type": "index_unavailable", "message": "还没有索引。请先建索引。"}
-    }
+    index_dir = empty.resolved_index_dir()
+    message = f"{index_dir} 中还没有索引。请先建索引：python -m ingest --index-dir {index_dir}"
+    assert ask.json() == {"error": {"type": "index_unavailable", "message": message}}
+    assert health.json()["message"] == message
     assert page.status_code == 200

@@ -1,11 +1,14 @@
 """The HTTP API and the widget script, served by the same process as the page.
 
-    POST /api/ask     {"question", "history"?, "k"?, "retrieved"?} -> answer with citations
-                      (and, with "retrieved": n, the n best-ranked passages)
-    GET  /api/health  index and model status (503 when no index is loaded)
+    POST /api/ask     {"question", "kb"?, "history"?, "k"?, "retrieved"?} -> answer with
+                      citations (and, with "retrieved": n, the n best-ranked passages);
+                      "kb" defaults to the caller's first knowledge base (a key's own)
+    GET  /api/health  status, model, and the knowledge bases this caller may read
     GET  /widget.js   the embeddable chat widget
 
-Errors are JSON {"error": {"type", "message"}} with the matching status.
+Who may call what is decided before these run (web/policy.py); here the
+policy only picks the knowledge base. Errors are JSON {"error": {"type",
+"message"}} with the matching status.
 """
 
 from __future__ import annotations
@@ -19,10 +22,9 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from answer.service import AnswerService
-from errors import EmptyQuestion
-from settings import Settings
-from web.guard import error_json
+from errors import EmptyQuestion, IndexNotFound, ManifestMismatch
+from kb.library import Library
+from web.policy import Caller, Denied, Policy, error_json
 
 WIDGET_JS = Path(__file__).resolve().parent / "static" / "widget.js"
 MAX_K = 10
@@ -33,28 +35,19 @@ class BadRequest(Exception):
     """400: the message says what is wrong with the request."""
 
 
-class TooLarge(Exception):
-    """413: the body is over the configured size."""
-
-
 def json_error(status: int, kind: str, message: str) -> JSONResponse:
     return JSONResponse(error_json(kind, message), status_code=status)
 
 
-async def read_limited(request: Request, limit: int) -> bytes:
-    """The body, but never more than `limit` bytes of it in memory: a chunked
-    upload has no Content-Length for the guard to check in advance."""
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise TooLarge
-    return bytes(body)
+def caller_of(request: Request) -> Caller:
+    """Who is asking, as the guard identified them before the route ran."""
+    return request.state.caller
 
 
 @dataclass(frozen=True)
 class AskRequest:
     question: str
+    kb: str | None
     previous: list[str]
     k: int | None
     retrieved: int  # how many ranked passages to return besides the answer (evaluation)
@@ -78,18 +71,22 @@ def parse_ask(body: bytes) -> AskRequest:
     k = data.get("k")
     if k is not None and not _int_between(k, 1, MAX_K):
         raise BadRequest(f"k 必须是 1 到 {MAX_K} 之间的整数。")
+    kb = data.get("kb")
+    if kb is not None and not isinstance(kb, str):
+        raise BadRequest("kb 必须是知识库标识（字符串）。")
     retrieved = data.get("retrieved", 0)
     if not _int_between(retrieved, 0, MAX_RETRIEVED):
         raise BadRequest(f"retrieved 必须是 0 到 {MAX_RETRIEVED} 之间的整数。")
-    return AskRequest(data["question"], [p for p in previous if isinstance(p, str)], k, retrieved)
+    previous = [p for p in previous if isinstance(p, str)]
+    return AskRequest(data["question"], kb or None, previous, k, retrieved)
 
 
 def _int_between(value: object, low: int, high: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
-def create_api(settings: Settings, service: AnswerService | None, problem: str = "") -> FastAPI:
-    """The FastAPI app with the guard in front; the chat page is mounted on it."""
+def create_api(library: Library, policy: Policy) -> FastAPI:
+    """The FastAPI app; the admin routes and the chat page are mounted on it."""
     api = FastAPI(
         title="工会案例问答 API",
         docs_url="/api/docs",
@@ -100,23 +97,24 @@ def create_api(settings: Settings, service: AnswerService | None, problem: str =
 
     @router.post("/api/ask")
     async def ask(request: Request) -> Response:
-        if service is None:
-            return json_error(503, "index_unavailable", problem or "索引未加载。")
         try:
-            ask = parse_ask(await read_limited(request, settings.max_request_bytes))
-        except TooLarge:
-            size = settings.max_request_bytes
-            return json_error(413, "too_large", f"请求过大：最多 {size} 字节。")
+            ask = parse_ask(await request.body())  # the guard has bounded its size
+            kb = policy.knowledge_base(caller_of(request), ask.kb)
         except BadRequest as exc:
             return json_error(400, "bad_request", str(exc))
+        except Denied as denied:
+            return json_error(denied.status, denied.kind, denied.message)
         started = time.perf_counter()
         try:
+            service = await run_in_threadpool(library.service, kb.id)
             # Search and a model call block for a while: off the event loop, so other
             # requests (health checks, the page) are served meanwhile.
             answer = await run_in_threadpool(service.answer, ask.question, ask.previous, ask.k)
+        except (IndexNotFound, ManifestMismatch) as exc:
+            return json_error(503, "index_unavailable", str(exc))
         except EmptyQuestion as exc:
             return json_error(400, "empty_question", str(exc))
-        body = answer.to_json()
+        body = {"kb": kb.id, **answer.to_json()}
         if ask.retrieved:
             body["retrieved"] = [
                 {"rank": rank, **hit.to_json()}
@@ -126,24 +124,42 @@ def create_api(settings: Settings, service: AnswerService | None, problem: str =
         return JSONResponse(body)
 
     @router.get("/api/health")
-    async def health() -> Response:
-        if service is None:
-            return JSONResponse({"status": "unavailable", "message": problem}, status_code=503)
-        manifest = service.searcher.index.manifest
-        return JSONResponse(
-            {
-                "status": "ok",
-                "index": {
-                    "chunks": manifest["counts"]["chunks"],
-                    "files": manifest["counts"]["files"],
-                    "cases": manifest["counts"]["cases"],
+    async def health(request: Request) -> Response:
+        """Status of the knowledge bases this caller may read (none: nothing to show)."""
+        listed = []
+        for kb in policy.readable(caller_of(request)):
+            entry = {"id": kb.id, "title": kb.title}
+            try:
+                manifest = (await run_in_threadpool(library.service, kb.id)).searcher.index.manifest
+            except (IndexNotFound, ManifestMismatch) as exc:
+                listed.append({**entry, "status": "unavailable", "message": str(exc)})
+                continue
+            counts = manifest["counts"]
+            listed.append(
+                {
+                    **entry,
+                    "status": "ok",
+                    "chunks": counts["chunks"],
+                    "files": counts["files"],
+                    "cases": counts["cases"],
                     "built": manifest["created"],
-                },
-                "model": {"id": manifest["model"]["id"], "dim": manifest["model"]["dim"]},
-                "search": {"mode": service.settings.mode, "top_k": service.settings.top_k},
-                "llm": bool(service.llm),
-            }
-        )
+                }
+            )
+        settings = library.settings
+        ok = any(entry["status"] == "ok" for entry in listed)
+        body = {
+            "status": "ok" if ok else "unavailable",
+            "knowledge_bases": listed,
+            "model": {"id": settings.model},
+            "search": {"mode": settings.mode, "top_k": settings.top_k},
+            "llm": bool(library.llm),
+        }
+        if listed and ok:
+            first = next(e for e in listed if e["status"] == "ok")
+            body["index"] = {k: first[k] for k in ("chunks", "files", "cases", "built")}
+        if not ok and listed:
+            body["message"] = listed[0].get("message", "")
+        return JSONResponse(body, status_code=200 if ok or not listed else 503)
 
     @router.get("/widget.js")
     async def widget() -> Response:

@@ -1,137 +1,138 @@
-"""Who may use the server, enforced before any route runs (an ASGI middleware).
+"""The ASGI middleware in front of every route: it asks the Policy
+(web/policy.py) about each request and enforces the answer.
 
-* Origin: a request that carries an Origin header must come from the app's own
-  origin or one in `allowed_origins`; any other gets 403 and no answer, so a
-  disallowed site learns nothing even from a browser that ignores CORS.
-  Allowed cross-origin requests get CORS headers (and preflights a 204).
-* Framing: every response says `Content-Security-Policy: frame-ancestors` with
-  the same list, so only those sites can put the chat page in an iframe.
-* /api/ only: bearer token (when configured), request size limit, and a
-  per-client rate limit that answers 429 with Retry-After.
+Order: origin allowlist (403) and CORS preflight -> who is calling -> may they
+use this route (401/403, or a redirect to sign-in for a page) -> body size
+(413, also for chunked bodies, counted as they arrive) -> rate limit per
+caller (429 with Retry-After) -> the route, with CSP frame-ancestors and CORS
+headers added, and any uncaught error or plain-text 500 turned into JSON.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import threading
-import time
-from collections import deque
+import logging
 
-from settings import Settings
+from web.policy import (
+    UNSAFE_METHODS,
+    Denied,
+    Policy,
+    Redirect,
+    error_body,
+)
 
-API_PREFIX = "/api/"
-
-
-def error_json(kind: str, message: str) -> dict:
-    return {"error": {"type": kind, "message": message}}
-
-
-def error_body(kind: str, message: str) -> bytes:
-    return json.dumps(error_json(kind, message), ensure_ascii=False).encode()
-
-
-class RateLimiter:
-    """At most `limit` requests per client in any 60-second window."""
-
-    def __init__(self, limit: int, window: float = 60.0) -> None:
-        self.limit, self.window = limit, window
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def retry_after(self, client: str) -> int:
-        """0 when the request may go ahead (and is counted), else seconds to wait."""
-        now = time.monotonic()
-        with self._lock:
-            hits = self._hits.setdefault(client, deque())
-            while hits and hits[0] <= now - self.window:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return max(1, math.ceil(hits[0] + self.window - now))
-            hits.append(now)
-            return 0
+log = logging.getLogger(__name__)
 
 
 class Guard:
-    def __init__(self, app, settings: Settings) -> None:
+    def __init__(self, app, policy: Policy) -> None:
         self.app = app
-        self.allowed = {o.rstrip("/") for o in settings.allowed_origins}
-        self.token = settings.api_token
-        self.max_bytes = settings.max_request_bytes
-        self.limiter = RateLimiter(settings.rate_limit_per_minute)
-        ancestors = " ".join(["'self'", *sorted(self.allowed)])
+        self.policy = policy
+        ancestors = " ".join(["'self'", *sorted(policy.allowed_origins)])
         self.csp = f"frame-ancestors {ancestors}".encode()
 
     async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "websocket":  # no route uses one; nothing gets past unchecked
+            await send({"type": "websocket.close", "code": 1008})
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        path, method = scope["path"], scope["method"]
         origin = headers.get("origin", "").rstrip("/")
         own = f"{scope.get('scheme', 'http')}://{headers.get('host', '')}"
-        cross = bool(origin) and origin != own
-        if cross and origin not in self.allowed:
-            await self._reject(
-                send,
-                403,
-                "origin_not_allowed",
-                f"来源 {origin} 未被允许使用本服务，请联系管理员把它加入 GHQA_ALLOWED_ORIGINS。",
-            )
+        foreign = origin if origin and origin != own else ""
+        if foreign and (not self.policy.origin_allowed(foreign) or path.startswith("/admin")):
+            await self._reject(send, Denied(403, "origin_not_allowed", _origin_message(foreign)))
             return
-        cors = self._cors(origin) if cross else []
-        if cross and scope["method"] == "OPTIONS":
+        cors = _cors(foreign) if foreign else []
+        if foreign and method == "OPTIONS":
             await self._send(send, 204, b"", cors)
             return
-        if scope["path"].startswith(API_PREFIX) and scope["path"] != "/api/health":
-            problem = self._api_problem(scope, headers)
-            if problem:
-                status, kind, message, extra = problem
-                await self._reject(send, status, kind, message, cors + extra)
-                return
+        client = (scope.get("client") or ("unknown", 0))[0]
+        caller = self.policy.identify(headers, client, foreign)
+        try:
+            if foreign and foreign not in self.policy.allowed_origins and caller.kind != "key":
+                # Allowed only as a live key's page: then only with that key.
+                raise Denied(403, "origin_not_allowed", _origin_message(foreign))
+            self.policy.check(caller, method, path, headers)
+            limit = self.policy.body_limit(path)
+            length = headers.get("content-length", "")
+            if length.isdigit() and int(length) > limit:
+                raise Denied(413, "too_large", f"请求过大：最多 {limit} 字节。")
+            if method in UNSAFE_METHODS:
+                wait = self.policy.limiter.retry_after(caller.id)
+                if wait:
+                    await self._reject(
+                        send,
+                        Denied(429, "rate_limited", f"请求太频繁，请 {wait} 秒后再试。"),
+                        [*cors, (b"retry-after", str(wait).encode())],
+                    )
+                    return
+        except Denied as denied:
+            await self._reject(send, denied, cors)
+            return
+        except Redirect as redirect:
+            await self._send(send, 303, b"", [(b"location", redirect.location.encode())])
+            return
+        scope.setdefault("state", {})["caller"] = caller
+        await self._serve(scope, receive, send, cors, limit)
 
-        async def send_with_headers(message) -> None:
+    async def _serve(self, scope, receive, send, cors, limit: int) -> None:
+        seen = {"bytes": 0, "too_large": False, "started": False, "replaced": False}
+
+        async def counted_receive():
+            message = await receive()
+            if message["type"] == "http.request":
+                seen["bytes"] += len(message.get("body", b""))
+                if seen["bytes"] > limit:
+                    # The route sees a client that went away; the reply becomes a 413.
+                    seen["too_large"] = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message) -> None:
             if message["type"] == "http.response.start":
+                seen["started"] = True
+                status = message["status"]
+                content_type = dict(message.get("headers", [])).get(b"content-type", b"")
+                if seen["too_large"]:
+                    seen["replaced"] = True
+                    await self._reject(
+                        send, Denied(413, "too_large", f"请求过大：最多 {limit} 字节。"), cors
+                    )
+                    return
+                if status >= 500 and not content_type.startswith(b"application/json"):
+                    seen["replaced"] = True
+                    await self._reject(send, _internal(), cors)
+                    return
                 message["headers"] = [
                     *message.get("headers", []),
                     (b"content-security-policy", self.csp),
                     *cors,
                 ]
+            elif message["type"] == "http.response.body" and seen["replaced"]:
+                return
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, counted_receive, guarded_send)
+        except Exception:
+            if not seen["too_large"]:
+                log.exception("uncaught error on %s %s", scope["method"], scope["path"])
+            if not seen["started"]:
+                denied = (
+                    Denied(413, "too_large", f"请求过大：最多 {limit} 字节。")
+                    if seen["too_large"]
+                    else _internal()
+                )
+                await self._reject(send, denied, cors)
 
-    def _api_problem(self, scope, headers: dict) -> tuple | None:
-        if self.token and headers.get("authorization", "") != f"Bearer {self.token}":
-            return 401, "unauthorized", "缺少或错误的访问令牌（Authorization: Bearer …）。", []
-        length = headers.get("content-length")
-        if length and length.isdigit() and int(length) > self.max_bytes:
-            return 413, "too_large", f"请求过大：最多 {self.max_bytes} 字节。", []
-        client = (scope.get("client") or ("unknown", 0))[0]
-        wait = self.limiter.retry_after(client)
-        if wait:
-            return (
-                429,
-                "rate_limited",
-                f"提问太频繁，请 {wait} 秒后再试。",
-                [(b"retry-after", str(wait).encode())],
-            )
-        return None
-
-    def _cors(self, origin: str) -> list[tuple[bytes, bytes]]:
-        return [
-            (b"access-control-allow-origin", origin.encode()),
-            (b"vary", b"Origin"),
-            (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
-            (b"access-control-allow-headers", b"Content-Type, Authorization"),
-            (b"access-control-expose-headers", b"Retry-After"),
-            (b"access-control-max-age", b"600"),
-        ]
-
-    async def _reject(self, send, status: int, kind: str, message: str, extra=()) -> None:
+    async def _reject(self, send, denied: Denied, extra=()) -> None:
         await self._send(
             send,
-            status,
-            error_body(kind, message),
+            denied.status,
+            error_body(denied.kind, denied.message),
             [(b"content-type", b"application/json; charset=utf-8"), *extra],
         )
 
@@ -148,3 +149,22 @@ class Guard:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def _internal() -> Denied:
+    return Denied(500, "internal_error", "服务器内部错误，已记录。请稍后再试，或联系管理员。")
+
+
+def _origin_message(origin: str) -> str:
+    return f"来源 {origin} 未被允许使用本服务，请联系管理员把它加入 GHQA_ALLOWED_ORIGINS 或密钥的来源。"
+
+
+def _cors(origin: str) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"access-control-allow-origin", origin.encode()),
+        (b"vary", b"Origin"),
+        (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
+        (b"access-control-allow-headers", b"Content-Type, Authorization"),
+        (b"access-control-expose-headers", b"Retry-After"),
+        (b"access-control-max-age", b"600"),
+    ]

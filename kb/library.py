@@ -1,0 +1,83 @@
+"""Every knowledge base's AnswerService, served by one model instance.
+
+A knowledge base's service is opened on its first question and reopened when
+its index is rebuilt (an upload on the admin page swaps in a new build); the
+embedding model is loaded once and shared by all of them.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from answer.llm import ChatClient
+from answer.service import AnswerService
+from errors import IndexNotFound, ManifestMismatch
+from index import store
+from index.embedder import Embedder, load_embedder
+from index.searcher import Searcher
+from kb.registry import Registry
+from settings import Settings
+
+
+class Library:
+    def __init__(
+        self,
+        registry: Registry,
+        embedder: Embedder | None = None,
+        llm: ChatClient | None = None,
+    ) -> None:
+        self.registry = registry
+        self.settings: Settings = registry.settings
+        self.llm = llm
+        self._embedder = embedder
+        self._open: dict[str, tuple[Path, AnswerService]] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, settings: Settings) -> Library:
+        llm = None
+        if settings.llm_base_url and settings.llm_model:
+            llm = ChatClient(
+                settings.llm_base_url,
+                settings.llm_model,
+                settings.llm_api_key,
+                settings.llm_timeout,
+                settings.llm_temperature,
+            )
+        return cls(Registry(settings), llm=llm)
+
+    def embedder(self) -> Embedder:
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = load_embedder(self.settings)
+            return self._embedder
+
+    def service(self, kb: str) -> AnswerService:
+        """Raises IndexNotFound (no documents yet) or ManifestMismatch."""
+        index_dir = self.registry.index_dir(kb)
+        build = store.current_build(index_dir)
+        if build is None:
+            knowledge_base = self.registry.get(kb)
+            if not knowledge_base.managed:
+                store.read_manifest(index_dir)  # raises, saying what to run
+            raise IndexNotFound(
+                f"知识库“{knowledge_base.title}”还没有文档：请管理员在 /admin 上传，"
+                f"或运行 python -m ingest 文件或目录 --kb {kb}"
+            )
+        opened = self._open.get(kb)
+        if opened and opened[0] == build:
+            return opened[1]
+        settings = self.registry.settings_for(kb)
+        service = AnswerService(Searcher.open(settings, self.embedder()), settings, self.llm)
+        with self._lock:
+            self._open[kb] = (build, service)
+        return service
+
+    def problem(self, kb: str) -> str:
+        """Why the knowledge base cannot answer now, or "" when it can."""
+        try:
+            self.service(kb)
+        except (IndexNotFound, ManifestMismatch) as exc:
+            return str(exc)
+        return ""
