@@ -1,0 +1,198 @@
+"""Access holds on every route: the route-walking security suite.
+
+The site serves the shipped corpus as a staff-only knowledge base (readers:
+@staff). Every route the app serves — found by walking its routers, so a route
+added later is covered without anyone listing it — is requested without
+credentials, with a wrong key, with a revoked key, from a foreign origin and
+with an oversized body, and must give the documented status without a byte of
+the staff documents.
+"""
+
+import httpx
+import pytest
+
+from tests.site import make_keys, routes, serve, signed_in, staff_site_settings
+from web.policy import PAGE_BODY_BYTES, Policy
+
+ALLOWED = "http://intranet.example:8080"
+# Text that appears only in the staff documents (and so in answers from them).
+SECRETS = ("37885", "北京市总工会", "双沟通")
+WRONG_KEY = "ghqa_0123456789ab_" + "x" * 43
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    settings = staff_site_settings(
+        tmp_path_factory.mktemp("policy") / "data", allowed_origins=[ALLOWED]
+    )
+    keys = make_keys(settings)
+    with serve(settings) as server:
+        server.keys = keys
+        server.settings = settings
+        yield server
+
+
+def every_route(site):
+    return routes(site._server.config.app.app)
+
+
+def request(site, method, path, headers=None, body=b"{}"):
+    content = body if method in ("POST", "PUT", "PATCH", "DELETE") else None
+    return httpx.request(
+        method,
+        f"{site.url}{path}",
+        headers={"Content-Type": "application/json", **(headers or {})},
+        content=content,
+        timeout=30,
+    )
+
+
+def assert_no_secret(response):
+    for secret in SECRETS:
+        assert secret not in response.text, (response.request.url, secret)
+
+
+def expected_without_access(route_class: str) -> set[int]:
+    if route_class == "public":
+        # health (empty list), widget.js, login page; login POST 401; unknown asset 404
+        return {200, 401, 404, 405}
+    return {401}
+
+
+def test_the_walk_covers_every_part_of_the_site(site):
+    paths = {path for _, path, _ in every_route(site)}
+    for expected in (
+        "/api/ask",
+        "/api/health",
+        "/widget.js",
+        "/admin",
+        "/admin/api/kbs/{kb_id}/documents",
+        "/gradio_api/queue/join",
+        "/gradio_api/call/{api_name}",
+        "/gradio_api/upload",
+        "/config",
+        "/",
+    ):
+        assert expected in paths
+    assert len(paths) > 80
+
+
+@pytest.mark.parametrize(
+    ("who", "headers"),
+    [
+        ("nobody", {}),
+        ("wrong key", {"Authorization": f"Bearer {WRONG_KEY}"}),
+        ("revoked key", None),  # filled in from the fixture
+    ],
+)
+def test_every_route_refuses_callers_without_access(site, who, headers):
+    if headers is None:
+        headers = {"Authorization": f"Bearer {site.keys.revoked}"}
+    failures = []
+    for method, path, concrete in every_route(site):
+        response = request(site, method, concrete, headers)
+        route_class = Policy.route_class(concrete)
+        allowed = expected_without_access(route_class)
+        if response.status_code not in allowed:
+            failures.append(f"{method} {path}: {response.status_code}")
+        assert_no_secret(response)
+        if response.status_code >= 400 and method != "HEAD":
+            assert "error" in response.json(), (method, path)
+    assert not failures, f"{who}: " + "; ".join(failures)
+
+
+def test_every_route_refuses_a_foreign_origin(site):
+    for method, path, concrete in every_route(site):
+        response = request(site, method, concrete, {"Origin": "http://evil.example"})
+        assert response.status_code == 403, (method, path, response.status_code)
+        if method != "HEAD":
+            assert response.json()["error"]["type"] == "origin_not_allowed"
+        assert "access-control-allow-origin" not in response.headers
+
+
+def test_every_route_refuses_an_oversized_body(site):
+    admin = signed_in(site.url, "admin")
+    for method, path, concrete in every_route(site):
+        limit = {
+            "/api/": site.settings.max_request_bytes,
+            "/admin/api/kbs/default/documents": site.settings.max_upload_request_bytes,
+        }
+        size = next((v for k, v in limit.items() if concrete.startswith(k)), PAGE_BODY_BYTES)
+        if concrete.startswith("/admin/api/kbs/default/documents"):
+            size = site.settings.max_upload_request_bytes
+        response = admin.request(method, concrete, content=b"x" * (size + 1))
+        assert response.status_code == 413, (method, path, response.status_code)
+        if method != "HEAD":
+            assert response.json()["error"]["type"] == "too_large"
+
+
+def test_a_chunked_oversized_body_is_refused_while_it_arrives(site):
+    alice = signed_in(site.url, "alice")
+    body = ('{"question": "' + "问" * 20000 + '"}').encode()
+    response = alice.post("/api/ask", content=iter([body[:1000], body[1000:]]))
+    assert response.status_code == 413
+    assert response.json()["error"]["type"] == "too_large"
+
+
+def test_the_staff_knowledge_base_opens_to_staff_and_its_key(site):
+    question = {"question": "北京的双沟通一共开了多少场职工沟通会？"}
+    alice = signed_in(site.url, "alice")
+    assert "37885" in alice.post("/api/ask", json=question).json()["answer"]
+    keyed = httpx.post(
+        f"{site.url}/api/ask", json=question, headers={"Authorization": f"Bearer {site.keys.live}"}
+    )
+    assert keyed.status_code == 200 and "37885" in keyed.json()["answer"]
+    # Signed in, but not staff: nothing readable, on the API and on the page's queue.
+    bob = signed_in(site.url, "bob")
+    refused = bob.post("/api/ask", json=question)
+    assert refused.status_code == 403 and refused.json()["error"]["type"] == "forbidden"
+    assert bob.post("/gradio_api/call/respond", json={"data": []}).status_code == 403
+    health = bob.get("/api/health").json()
+    assert health["knowledge_bases"] == []
+    assert_no_secret(bob.get("/api/health"))
+
+
+def test_the_chat_page_sends_anonymous_visitors_to_sign_in(site):
+    page = httpx.get(f"{site.url}/", headers={"Accept": "text/html"})
+    assert page.status_code == 303
+    assert page.headers["location"] == "/admin/login?next=/"
+    assert signed_in(site.url, "alice").get("/", headers={"Accept": "text/html"}).status_code == 200
+
+
+def test_the_gradio_queue_answers_staff_only(site):
+    """The chat page's own API: what the issue found open to curl."""
+    question = "北京的双沟通一共开了多少场职工沟通会？"
+    anonymous = httpx.post(
+        f"{site.url}/gradio_api/call/respond", json={"data": [question, [], "default"]}
+    )
+    assert anonymous.status_code == 401
+    alice = signed_in(site.url, "alice")
+    event = alice.post("/gradio_api/call/respond", json={"data": [question, [], "default"]})
+    assert event.status_code == 200
+    stream = alice.get(f"/gradio_api/call/respond/{event.json()['event_id']}")
+    assert "37885" in stream.text
+
+
+def test_admin_routes_need_an_admin_and_the_csrf_token(site):
+    alice = signed_in(site.url, "alice")
+    assert alice.get("/admin/api/kbs").status_code == 403
+    admin = signed_in(site.url, "admin")
+    assert admin.get("/admin/api/kbs").status_code == 200
+    no_csrf = admin.post(
+        "/admin/api/kbs", json={"id": "x1", "title": "X"}, headers={"X-CSRF-Token": ""}
+    )
+    assert no_csrf.status_code == 403 and no_csrf.json()["error"]["type"] == "csrf"
+    # Allowed for the widget, but never for the admin routes.
+    cross = admin.get("/admin/api/kbs", headers={"Origin": ALLOWED})
+    assert cross.status_code == 403
+
+
+def test_uncaught_errors_are_json_without_a_traceback(site, monkeypatch):
+    def broken(_kb):
+        raise RuntimeError("secret internals /srv/path")
+
+    monkeypatch.setattr(site.library, "service", broken)
+    response = signed_in(site.url, "alice").post("/api/ask", json={"question": "问"})
+    assert response.status_code == 500
+    assert response.json()["error"]["type"] == "internal_error"
+    assert "Traceback" not in response.text and "/srv/path" not in response.text
