@@ -231,3 +231,28 @@ def test_no_index_gives_503(tmp_path):
     assert ask.json() == {"error": {"type": "index_unavailable", "message": message}}
     assert health.json()["message"] == message
     assert page.status_code == 200
+
+
+def test_the_page_queue_is_behind_the_same_token_and_rate_limit(settings):
+    """The issue's finding: with a token set, the chat page's own API answered
+    curl without it, and without a rate limit."""
+    call = {"data": [QUESTION["question"], [], "default"]}
+    with serve(settings, api_token="s3cret", rate_limit_per_minute=30) as running:
+        url = f"{running.url}/gradio_api/call/respond"
+        missing = httpx.post(url, json=call)
+        queue = httpx.post(f"{running.url}/gradio_api/queue/join", json={})
+        codes = [
+            httpx.post(url, json=call, headers={"Authorization": "Bearer s3cret"}).status_code
+            for _ in range(40)
+        ]
+    assert missing.status_code == queue.status_code == 401
+    assert codes[:29] == [200] * 29 and set(codes[30:]) == {429}
+
+
+def test_the_widget_names_its_knowledge_base(server):
+    script = httpx.get(f"{server.url}/widget.js").text
+    assert 'getAttribute("data-kb")' in script and "kb: kb" in script
+    unknown = httpx.post(f"{server.url}/api/ask", json={**QUESTION, "kb": "no-such-kb"})
+    assert unknown.status_code == 404 and unknown.json()["error"]["type"] == "kb_not_found"
+    chosen = httpx.post(f"{server.url}/api/ask", json={**QUESTION, "kb": "default"})
+    assert chosen.status_code == 200 and chosen.json()["kb"] == "default"

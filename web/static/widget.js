@@ -1,7 +1,8 @@
 /* 工会案例问答 widget. Embed with one line:
  *   <script src="http://HOST:PORT/widget.js" data-title="工会问答" data-position="right"
  *           data-color="#c00" defer></script>
- * Optional: data-token="..." when the server requires an API token.
+ * Optional: data-kb="..." the knowledge base to answer from (default: the first the
+ * caller may read); data-token="..." a widget key for it (made on the admin page).
  * Everything lives in a Shadow DOM, so the host page's CSS cannot reach it and
  * its CSS cannot reach the page. Answers and passages are inserted as text,
  * never as HTML. Nothing is loaded from anywhere but the server named in src.
@@ -18,6 +19,7 @@
   var color = /^#[0-9a-fA-F]{3,8}$/.test(script.getAttribute("data-color") || "")
     ? script.getAttribute("data-color") : "#c00";
   var token = script.getAttribute("data-token");
+  var kb = script.getAttribute("data-kb");
   var history = [];
 
   // A custom element, not a <div>: the host page's "div { ... }" rules cannot touch it.
@@ -113,8 +115,9 @@
   });
 
   var MESSAGES = {
-    400: "问题有误，请换一种问法。", 401: "未授权：请联系管理员配置访问令牌。",
+    400: "问题有误，请换一种问法。", 401: "未授权：访问密钥缺失、错误或已吊销，请联系管理员。",
     403: "本网站未被允许使用问答服务，请联系管理员。", 413: "问题太长，请精简后再问。",
+    404: "没有找到这个知识库，或本网站无权访问它。",
     429: "提问太频繁，请稍后再试。", 503: "问答服务暂不可用，请稍后再试。"
   };
 
@@ -154,7 +157,8 @@
     if (token) headers.Authorization = "Bearer " + token;
     fetch(base + "/api/ask", {
       method: "POST", headers: headers, credentials: "omit",
-      body: JSON.stringify({ question: question, history: history.slice(-4) })
+      body: JSON.stringify(kb ? { question: question, kb: kb, history: history.slice(-4) }
+                              : { question: question, history: history.slice(-4) })
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (data) {
         log.removeChild(waiting);
