@@ -217,9 +217,9 @@ def create_app(library: Library, policy: Policy) -> gr.Blocks:
                     )
                     send = gr.Button("发送", variant="primary", scale=1, elem_id="send")
                 clear = gr.Button("清空对话", elem_id="clear")
-                examples = public_examples(library)
+                title, examples = public_examples(library)
                 if examples:
-                    gr.Examples(examples, inputs=box, label="示例问题")
+                    gr.Examples(examples, inputs=box, label=f"示例问题（{title}）")
             with gr.Column(scale=2):
                 sources = gr.HTML(render_sources(None), elem_id="sources")
         outputs = [chatbot, sources, box, turns]
@@ -234,7 +234,7 @@ def create_app(library: Library, policy: Policy) -> gr.Blocks:
     return demo
 
 
-def public_examples(library: Library) -> list[str]:
+def public_examples(library: Library) -> tuple[str, list[str]]:
     """Example questions from the first public knowledge base that answers:
     the page's configuration is the same for every visitor, so it must not
     show anything from a restricted one."""
@@ -242,10 +242,10 @@ def public_examples(library: Library) -> list[str]:
         if kb.visibility != "public" or library.settings.api_token:
             continue
         try:
-            return example_questions(library.service(kb.id), library.settings)
+            return kb.title, example_questions(library.service(kb.id), library.settings)
         except (IndexNotFound, ManifestMismatch):
             continue
-    return []
+    return "", []
 
 
 ERRORS = {KbNotFound: (404, "kb_not_found"), IndexBusy: (409, "busy")}

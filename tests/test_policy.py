@@ -11,6 +11,7 @@ the staff documents.
 import httpx
 import pytest
 
+from kb.registry import Registry
 from tests.site import make_keys, routes, serve, signed_in, staff_site_settings
 from web.policy import PAGE_BODY_BYTES, Policy
 
@@ -196,3 +197,36 @@ def test_uncaught_errors_are_json_without_a_traceback(site, monkeypatch):
     assert response.status_code == 500
     assert response.json()["error"]["type"] == "internal_error"
     assert "Traceback" not in response.text and "/srv/path" not in response.text
+
+
+def test_the_proxy_user_header_is_trusted_only_from_configured_proxies(tmp_path):
+    settings = staff_site_settings(
+        tmp_path / "data", trusted_proxies=["10.0.0.0/30"], admin_groups=["it"]
+    )
+    policy = Policy(settings, Registry(settings))
+    staff = {"x-remote-user": "carol", "x-remote-groups": "staff, finance"}
+    from_proxy = policy.identify(staff, "10.0.0.2")
+    assert from_proxy.kind == "user" and from_proxy.name == "carol" and not from_proxy.admin
+    assert [kb.id for kb in policy.readable(from_proxy)] == ["default"]
+    assert policy.identify(staff, "10.0.0.9").kind == "anonymous"  # anyone can send a header
+    assert policy.identify(staff, "127.0.0.1").kind == "anonymous"
+    admin = policy.identify({"x-remote-user": "dave", "x-remote-groups": "it"}, "10.0.0.1")
+    assert admin.admin
+    # A local account's own groups count too.
+    assert policy.identify({"x-remote-user": "alice"}, "10.0.0.1").groups == ("staff",)
+
+
+def test_sessions_are_signed_and_end_with_the_account(tmp_path):
+    settings = staff_site_settings(tmp_path / "data")
+    policy = Policy(settings, Registry(settings))
+    alice = policy.accounts.get("alice")
+    cookie = policy.session_cookie(alice)
+    assert policy.identify({"cookie": f"ghqa_session={cookie}"}, "1.2.3.4").name == "alice"
+    forged = cookie[:-2] + ("AA" if not cookie.endswith("AA") else "BB")
+    assert policy.identify({"cookie": f"ghqa_session={forged}"}, "1.2.3.4").kind == "anonymous"
+    other_server = Policy(settings.model_copy(update={"secret_key": "another"}), Registry(settings))
+    assert (
+        other_server.identify({"cookie": f"ghqa_session={cookie}"}, "1.2.3.4").kind == "anonymous"
+    )
+    policy.accounts.delete("alice")
+    assert policy.identify({"cookie": f"ghqa_session={cookie}"}, "1.2.3.4").kind == "anonymous"
