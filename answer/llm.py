@@ -18,6 +18,7 @@ import httpx
 import jinja2
 
 from index.searcher import Hit
+from settings import Settings
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 _CITATION = re.compile(r"\[(\d+)\]")
@@ -41,6 +42,19 @@ def render_messages(question: str, hits: list[Hit]) -> list[dict]:
 
 
 class ChatClient:
+    @classmethod
+    def configured(cls, settings: Settings) -> ChatClient | None:
+        """The client the settings describe, or None (extractive answers)."""
+        if not (settings.llm_base_url and settings.llm_model):
+            return None
+        return cls(
+            settings.llm_base_url,
+            settings.llm_model,
+            settings.llm_api_key,
+            settings.llm_timeout,
+            settings.llm_temperature,
+        )
+
     def __init__(
         self,
         base_url: str,

@@ -55,16 +55,7 @@ class AnswerService:
 
     @classmethod
     def open(cls, settings: Settings) -> AnswerService:
-        llm = None
-        if settings.llm_base_url and settings.llm_model:
-            llm = ChatClient(
-                settings.llm_base_url,
-                settings.llm_model,
-                settings.llm_api_key,
-                settings.llm_timeout,
-                settings.llm_temperature,
-            )
-        return cls(Searcher.open(settings), settings, llm)
+        return cls(Searcher.open(settings), settings, ChatClient.configured(settings))
 
     def answer(
         self, question: str, previous: list[str] | None = None, k: int | None = None

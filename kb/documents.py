@@ -136,9 +136,12 @@ class Documents:
             if self.list(kb) == after:
                 self._drop_unused(files, after, candidates=[files / d.file_name for d in before])
 
-    def rebuild(self, kb: str, embedder: Embedder | None = None) -> BuildReport:
-        """The index again from the recorded documents (after an interrupted change)."""
-        return self._index(kb, self.list(kb), embedder, None)
+    def rebuild(
+        self, kb: str, embedder: Embedder | None = None, report: BuildReport | None = None
+    ) -> BuildReport:
+        """Bring the index in line with the recorded documents (after a change the
+        server was stopped in the middle of); unchanged passages are reused."""
+        return self._index(kb, self.list(kb), embedder, report)
 
     def _index(
         self,

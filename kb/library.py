@@ -36,16 +36,7 @@ class Library:
 
     @classmethod
     def open(cls, settings: Settings) -> Library:
-        llm = None
-        if settings.llm_base_url and settings.llm_model:
-            llm = ChatClient(
-                settings.llm_base_url,
-                settings.llm_model,
-                settings.llm_api_key,
-                settings.llm_timeout,
-                settings.llm_temperature,
-            )
-        return cls(Registry(settings), llm=llm)
+        return cls(Registry(settings), llm=ChatClient.configured(settings))
 
     def embedder(self) -> Embedder:
         with self._lock:

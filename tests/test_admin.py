@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from index import store
+from kb.documents import Documents, StoredDocument, Upload
 from kb.logs import JsonLines
 from tests.documents import (
     SANMING,
@@ -261,3 +262,21 @@ def test_rename_delete_and_the_audit_log(site):
         a["action"].startswith("上传文档 暖心驿站.docx") and a["result"] == "done" for a in audit
     )
     assert all({"time", "who", "action", "target", "result"} <= set(a) for a in audit)
+
+
+def test_rebuild_indexes_documents_a_stopped_server_left_out(site, cases_kb):
+    registry = site.library.registry
+    documents_ = Documents(registry)
+    upload = Upload(
+        "新闻稿.txt", "txt", "宁德市总工会开展职工技能大赛，参赛职工达到1500人。".encode()
+    )
+    # As if the server stopped after recording an upload, before its index was written.
+    documents_._write(registry.files_dir(cases_kb), upload)
+    stored = StoredDocument(upload.sha256, upload.name, "txt", len(upload.data), "admin", "now")
+    documents_._record(cases_kb, [*documents_.list(cases_kb), stored])
+    listed = {d["name"]: d for d in documents(site.admin, cases_kb)["documents"]}
+    assert listed["新闻稿.txt"]["indexed"] is False
+    job = wait(site.admin, site.admin.post(f"/admin/api/kbs/{cases_kb}/rebuild").json())
+    assert job["state"] == "done" and job["report"]["embedded"] >= 1
+    assert documents(site.admin, cases_kb)["report"]["added"]
+    assert "1500" in ask(site, cases_kb, "宁德的技能大赛有多少职工参赛？").json()["answer"]

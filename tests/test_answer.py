@@ -256,13 +256,15 @@ def test_concurrent_questions_share_one_service(service):
     assert [a.text for a in answers] == [expected[q] for q in questions]
 
 
-def test_app_queue_allows_parallel_requests(fake_settings):
-    from types import SimpleNamespace
-
+def test_app_queue_allows_parallel_requests(fake_settings, fake_embedder):
     import app
+    from kb.library import Library
+    from kb.registry import Registry
+    from web.policy import Policy
 
-    no_service = SimpleNamespace(searcher=SimpleNamespace(index=SimpleNamespace(chunks=[])))
-    demo = app.create_app(fake_settings.model_copy(update={"concurrency": 3}), no_service)
+    settings = fake_settings.model_copy(update={"concurrency": 3})
+    registry = Registry(settings)
+    demo = app.create_app(Library(registry, embedder=fake_embedder), Policy(settings, registry))
     # One slow answer must not hold up the others: up to 3 run at once.
     assert demo._queue.default_concurrency_limit == 3
     assert {fn.concurrency_limit for fn in demo.fns.values() if fn.queue} == {"default"}

@@ -21,10 +21,12 @@ from eval.runner import ModeRun, Run, run_http, run_local
 from index.build import update_index
 from index.searcher import Searcher
 from index.store import load_index
+from kb.library import Library
+from kb.registry import Registry
 from settings import SHIPPED_CORPUS, Settings
 from tests.fakes import HashingEmbedder
 from tests.servers import LoopbackServer, free_port
-from web.guard import RateLimiter
+from web.policy import RateLimiter
 
 LINE = {
     "id": "q1",
@@ -222,9 +224,9 @@ def test_compare_lists_regressions_and_improvements(service, small_set, tmp_path
 def test_http_backend_matches_the_in_process_run(service, small_set):
     eval_set = load_set(small_set)
     local = run_local(service.settings, eval_set, ["hybrid"], False, service).modes["hybrid"]
-    site = create_server(service.settings, service)
+    site = create_server(Library(Registry(service.settings), embedder=service.searcher.embedder))
     # Three requests per two seconds: the run has to wait out 429s and still finish.
-    site.limiter = RateLimiter(3, window=2.0)
+    site.policy.limiter = RateLimiter(3, window=2.0)
     with LoopbackServer(site) as server:
         remote = run_http(HttpBackend(server.url, 5, None), eval_set, False).modes["hybrid"]
     assert remote.info.mode == "hybrid" and remote.info.model == "fake-hashing-embedder"

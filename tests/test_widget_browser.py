@@ -13,11 +13,10 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from answer.service import AnswerService
 from app import create_server
 from index.build import update_index
-from index.searcher import Searcher
-from index.store import load_index
+from kb.library import Library
+from kb.registry import Registry
 from settings import PROJECT_ROOT
 from tests.servers import LoopbackServer, corpus_with, free_port
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
@@ -66,8 +65,8 @@ def setup(tmp_path_factory, real_settings, real_embedder):
         }
     )
     update_index(settings, [corpus], embedder=real_embedder, progress=False)
-    service = AnswerService(Searcher(load_index(root / "index"), real_embedder, settings), settings)
-    with LoopbackServer(create_server(settings, service)) as site:
+    library = Library(Registry(settings), embedder=real_embedder)
+    with LoopbackServer(create_server(library)) as site:
         html = (PROJECT_ROOT / "examples" / "intranet.html").read_text(encoding="utf-8")
         (pages / "intranet.html").write_text(
             html.replace("http://127.0.0.1:7860/widget.js", f"{site.url}/widget.js"),

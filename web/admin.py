@@ -8,6 +8,7 @@ CSRF token on every change: all enforced by the guard before these run).
     GET|POST /admin/api/kbs               knowledge bases; PATCH|DELETE /admin/api/kbs/{kb}
     GET|POST /admin/api/kbs/{kb}/documents            list; upload (multipart, several)
     PUT|DELETE /admin/api/kbs/{kb}/documents/{doc}    replace; delete
+    POST /admin/api/kbs/{kb}/rebuild      bring the index in line with the documents
     GET  /admin/api/jobs/{job}            progress of an index update
     GET|POST /admin/api/kbs/{kb}/keys     widget keys; DELETE …/keys/{key} revokes
     GET  /admin/api/feedback[.csv]?kb=    👍/👎 with question, answer, sources
@@ -261,6 +262,16 @@ def create_admin(library: Library, policy: Policy, audit: AuditLog) -> APIRouter
     async def remove(kb_id: str, doc_id: str, request: Request) -> Response:
         _managed(registry, kb_id)
         return start(request, kb_id, "删除文档", remove=[doc_id])
+
+    @router.post("/admin/api/kbs/{kb_id}/rebuild")
+    async def rebuild(kb_id: str, request: Request) -> Response:
+        _managed(registry, kb_id)
+
+        def work(report):
+            return documents.rebuild(kb_id, library.embedder(), report)
+
+        job = jobs.submit(kb_id, "更新索引", caller_of(request).label, work)
+        return JSONResponse(job.to_json(), status_code=202)
 
     @router.get("/admin/api/jobs/{job_id}")
     async def job_status(job_id: str) -> Response:

@@ -69,6 +69,7 @@ function choose(id) {
   $("upload-area").classList.toggle("hidden", !kb.managed);
   $("managed-note").classList.toggle("hidden", kb.managed);
   $("delete-kb").disabled = !kb.managed;
+  $("rebuild").classList.toggle("hidden", !kb.managed);
   $("new-key").classList.add("hidden");
   loadDocuments();
   loadKeys();
@@ -259,6 +260,7 @@ function wire() {
     } catch (err) { $("key-error").textContent = err.message; }
   });
   $("feedback-kb").addEventListener("change", loadFeedback);
+  $("rebuild").addEventListener("click", () => send("POST", "/rebuild"));
   $("logout").addEventListener("click", async () => {
     await call("POST", "/admin/logout");
     location.href = "/admin/login";
