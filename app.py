@@ -174,19 +174,27 @@ def create_app(library: Library, policy: Policy) -> gr.Blocks:
         )
         gr.Info("感谢反馈！")
 
-    def knowledge_bases(request: gr.Request):
-        """The selector lists what this visitor may read; hidden when that is one."""
-        readable = policy.readable(caller_in(request, policy))
-        choices = [(kb.title, kb.id) for kb in readable]
-        return gr.update(
+    def visitor(request: gr.Request):
+        """Who is signed in (or a link to sign in), and the knowledge bases this
+        visitor may read: the selector is hidden when that is one."""
+        caller = caller_in(request, policy)
+        choices = [(kb.title, kb.id) for kb in policy.readable(caller)]
+        selector = gr.update(
             choices=choices, value=choices[0][1] if choices else None, visible=len(choices) > 1
         )
+        if caller.kind == "user":
+            admin = " · [管理后台](/admin)" if caller.admin else ""
+            who = f"已登录：{escape(caller.name)}{admin} · [退出登录](/admin/logout)"
+        else:
+            who = "[登录](/admin/login?next=/)后可查看内部知识库。"
+        return selector, who
 
     with gr.Blocks(title=TITLE, analytics_enabled=False, fill_height=True) as demo:
         turns = gr.State([])
         gr.Markdown(
             f"# {TITLE}\n根据工会创新案例资料回答问题，并给出原文出处。资料中没有的内容会如实说明。"
         )
+        who = gr.Markdown("", elem_id="who")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
                 kb_choice = gr.Dropdown(
@@ -229,7 +237,7 @@ def create_app(library: Library, policy: Policy) -> gr.Blocks:
         chatbot.like(on_like, [turns], None)
         chatbot.clear(lambda: (render_sources(None), []), None, [sources, turns])
         kb_choice.change(lambda: ([], render_sources(None), []), None, [chatbot, sources, turns])
-        demo.load(knowledge_bases, None, kb_choice)
+        demo.load(visitor, None, [kb_choice, who])
     demo.queue(default_concurrency_limit=library.settings.concurrency)
     return demo
 

@@ -65,6 +65,11 @@ class Library:
             self._open[kb] = (build, service)
         return service
 
+    def forget(self, kb: str) -> None:
+        """Close a deleted knowledge base's service."""
+        with self._lock:
+            self._open.pop(kb, None)
+
     def problem(self, kb: str) -> str:
         """Why the knowledge base cannot answer now, or "" when it can."""
         try:

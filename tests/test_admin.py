@@ -94,6 +94,11 @@ def test_uploaded_documents_are_listed_and_answered(site, cases_kb):
     # Stored under their hashes: the names users gave are never paths.
     stored = sorted(p.name for p in (site.settings.kb_root() / cases_kb / "files").iterdir())
     assert stored == sorted(f"{d['id']}.{d['kind']}" for d in listed["documents"])
+    # One model instance serves every knowledge base.
+    library = site.library
+    assert (
+        library.service(cases_kb).searcher.embedder is library.service("default").searcher.embedder
+    )
     # Anyone may read a public knowledge base, without signing in.
     anonymous = httpx.post(f"{site.url}/api/ask", json={"question": XIAMEN_Q, "kb": cases_kb})
     assert anonymous.status_code == 200 and "9.6万" in anonymous.json()["answer"]

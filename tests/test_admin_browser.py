@@ -116,6 +116,8 @@ def test_admin_uploads_and_the_chat_answers_from_the_new_document(server, tmp_pa
 
         page.goto(f"{url}/")
         page.wait_for_selector("#kb input", timeout=60_000)
+        page.wait_for_function("document.querySelector('#who').innerText.includes('已登录')")
+        assert "已登录：admin · 管理后台 · 退出登录" in page.inner_text("#who")
         page.locator("#kb input").click()
         page.get_by_role("option", name="2025 案例").click()
         page.wait_for_timeout(300)

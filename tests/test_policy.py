@@ -55,8 +55,9 @@ def assert_no_secret(response):
 
 def expected_without_access(route_class: str) -> set[int]:
     if route_class == "public":
-        # health (empty list), widget.js, login page; login POST 401; unknown asset 404
-        return {200, 401, 404, 405}
+        # health (empty list), widget.js, login page; login POST 401; logout link 303;
+        # unknown asset 404
+        return {200, 303, 401, 404, 405}
     return {401}
 
 

@@ -3,7 +3,7 @@ CSRF token on every change: all enforced by the guard before these run).
 
     GET  /admin                           the page (web/static/admin.html)
     GET  /admin/login  POST /admin/login  sign in (any account; admins get /admin)
-    POST /admin/logout
+    POST|GET /admin/logout                sign out (public: it only clears the cookie)
     GET  /admin/api/me                    who is signed in, and the CSRF token
     GET|POST /admin/api/kbs               knowledge bases; PATCH|DELETE /admin/api/kbs/{kb}
     GET|POST /admin/api/kbs/{kb}/documents            list; upload (multipart, several)
@@ -25,7 +25,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -35,7 +35,7 @@ from kb.documents import Documents, Upload, accept
 from kb.library import Library
 from kb.logs import AuditLog, JsonLines
 from web.jobs import Jobs
-from web.policy import LOGIN_PATH, SESSION_COOKIE, Caller, Policy
+from web.policy import LOGIN_PATH, LOGOUT_PATH, SESSION_COOKIE, Caller, Policy
 
 STATIC = Path(__file__).resolve().parent / "static"
 ASSETS = {
@@ -116,10 +116,17 @@ def create_admin(library: Library, policy: Policy, audit: AuditLog) -> APIRouter
         )
         return response
 
-    @router.post("/admin/logout")
+    @router.post(LOGOUT_PATH)
     async def logout(request: Request) -> Response:
-        logged(request, "退出登录", "")
         response = JSONResponse({"next": LOGIN_PATH})
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    @router.get(LOGOUT_PATH)
+    async def logout_link(request: Request) -> Response:
+        """The chat page's link (a page cannot POST from Markdown); signing out is
+        harmless, so a link from elsewhere can do no more than that."""
+        response = RedirectResponse(LOGIN_PATH, status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 
@@ -172,6 +179,7 @@ def create_admin(library: Library, policy: Policy, audit: AuditLog) -> APIRouter
     @router.delete("/admin/api/kbs/{kb_id}")
     async def delete_kb(kb_id: str, request: Request) -> Response:
         await run_in_threadpool(registry.delete, kb_id)
+        library.forget(kb_id)
         logged(request, "删除知识库", kb_id)
         return JSONResponse({"deleted": kb_id})
 

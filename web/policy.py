@@ -8,7 +8,7 @@ anonymous. A bearer that is wrong or revoked is not anonymous: it is refused.
 
 Routes fall in three classes, by path:
 * public — `/api/health` (lists only what the caller may see), `/widget.js`,
-  `/admin/login`, `/admin/static/*`: anyone on the intranet;
+  `/admin/login`, `/admin/logout`, `/admin/static/*`: anyone on the intranet;
 * admin — everything else under `/admin`: signed-in admins, same origin only,
   and state changes carry the CSRF token (`X-CSRF-Token`);
 * ask — everything else (the API, the chat page and all of Gradio's routes,
@@ -54,7 +54,8 @@ log = logging.getLogger(__name__)
 SESSION_COOKIE = "ghqa_session"
 CSRF_HEADER = "x-csrf-token"
 LOGIN_PATH = "/admin/login"
-PUBLIC_PATHS = frozenset({"/api/health", "/widget.js", LOGIN_PATH})
+LOGOUT_PATH = "/admin/logout"
+PUBLIC_PATHS = frozenset({"/api/health", "/widget.js", LOGIN_PATH, LOGOUT_PATH})
 PUBLIC_PREFIXES = ("/admin/static/",)
 UPLOAD_PATH = re.compile(r"/admin/api/kbs/[^/]+/documents(/[^/]+)?")
 PAGE_BODY_BYTES = 2**20  # the chat page's own requests carry the conversation so far
