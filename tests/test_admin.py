@@ -245,6 +245,12 @@ def test_feedback_review_and_csv_export(site, cases_kb):
     assert csv.headers["content-type"].startswith("text/csv")
     assert "三明的驿站有多少个？" in csv.text and "暖心驿站.docx" in csv.text and "👎" in csv.text
     assert site.admin.get("/admin/api/feedback?kb=default").json()["feedback"] == []
+    # A question typed like a spreadsheet formula stays text when the CSV is opened.
+    JsonLines(site.library.registry.feedback_path(cases_kb)).append(
+        {**record, "time": "2026-11-26T09:00:00+00:00", "question": '=HYPERLINK("http://x","y")'}
+    )
+    exported = site.admin.get(f"/admin/api/feedback.csv?kb={cases_kb}").text
+    assert "'=HYPERLINK" in exported and ',"=HYPERLINK' not in exported
 
 
 def test_rename_delete_and_the_audit_log(site):

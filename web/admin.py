@@ -173,7 +173,14 @@ def create_admin(library: Library, policy: Policy, audit: AuditLog) -> APIRouter
             visibility=data.get("visibility"),
             readers=_strings(readers) if readers is not None else None,
         )
-        logged(request, "修改知识库", kb.id, **{k: v for k, v in data.items() if k != "id"})
+        logged(
+            request,
+            "修改知识库",
+            kb.id,
+            title=kb.title,
+            visibility=kb.visibility,
+            readers=list(kb.readers),
+        )
         return JSONResponse(kb.to_json())
 
     @router.delete("/admin/api/kbs/{kb_id}")
@@ -336,7 +343,8 @@ def create_admin(library: Library, policy: Policy, audit: AuditLog) -> APIRouter
                 for c in answer.get("citations", [])
             )
             writer.writerow(
-                [
+                cell_text(v)
+                for v in [
                     r.get("time", ""),
                     r["kb"],
                     "👍" if r.get("liked") else "👎",
@@ -368,6 +376,13 @@ def _counts(info: dict | None) -> dict:
     if not info:
         return {"cases": None, "chunks": None, "indexed": False}
     return {"cases": info["cases"], "chunks": info["chunks"], "indexed": True}
+
+
+def cell_text(value: object) -> str:
+    """A CSV cell Excel will not run: text that starts like a formula (=, +, -, @)
+    is prefixed with an apostrophe (questions are typed by anyone)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _strings(value: object) -> list[str]:
