@@ -31,7 +31,7 @@ from errors import (
 )
 from ingest.profile import load_profiles
 from kb.library import Library
-from kb.logs import AuditLog, JsonLines, timestamp
+from kb.logs import AuditLog, Feedback
 from kb.registry import DEFAULT_KB
 from settings import Settings, load_settings
 from web.admin import create_admin
@@ -120,7 +120,7 @@ def caller_in(request: gr.Request, policy: Policy) -> Caller:
 
 
 def create_app(library: Library, policy: Policy) -> gr.Blocks:
-    registry = library.registry
+    feedback = Feedback(library.settings)
 
     def respond(message: str, history: list, turns: list, kb_id: str, request: gr.Request):
         history = list(history or [])
@@ -168,10 +168,7 @@ def create_app(library: Library, policy: Policy) -> gr.Blocks:
         if turn is None:
             return
         liked = data.liked if isinstance(data.liked, bool) else data.liked == "Like"
-        record = {k: v for k, v in turn.items() if k != "message"}
-        JsonLines(registry.feedback_path(turn["kb"])).append(
-            {"time": timestamp(), "liked": liked, **record}
-        )
+        feedback.add(turn["kb"], liked, turn["question"], turn["searched"], turn["answer"])
         gr.Info("感谢反馈！")
 
     def visitor(request: gr.Request):
@@ -269,7 +266,7 @@ def create_server(library: Library, policy: Policy | None = None):
         font_mono=["ui-monospace", "Consolas", "monospace"],
     )
     api = create_api(library, policy)
-    audit = AuditLog(library.settings.audit_path())
+    audit = AuditLog(library.settings)
     admin = create_admin(library, policy, audit)
     api.include_router(admin)
 
@@ -306,6 +303,11 @@ def main(host: str | None, port: int | None, index_dir: Path | None) -> None:
     )
     settings = load_settings(host=host, port=port, index_dir=index_dir)
     library = Library.open(settings)
+    moved = Feedback(settings).import_jsonl(settings.legacy_feedback_path(), DEFAULT_KB)
+    if moved:
+        click.echo(
+            f"已把 {moved} 条反馈从 {settings.legacy_feedback_path()} 移入数据库。", err=True
+        )
     # Load the default knowledge base (and the model) now, not on the first question;
     # without an index the server still starts and the page says what to run.
     problem = library.problem(DEFAULT_KB)

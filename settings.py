@@ -149,8 +149,19 @@ class Settings(BaseSettings):
     )
     secret_key: str | None = Field(
         default=None,
-        description="Secret: signs session cookies; default: a random key kept in "
-        "DATA_DIR/state/secret_key (set it when several replicas share sign-ins).",
+        description="Secret: signs session cookies; default: a random key made once and "
+        "kept in the database (so replicas sharing it share sign-ins).",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="Secret: the database for knowledge bases, accounts, keys, feedback "
+        "and the audit log, e.g. postgresql+psycopg://user:pw@host/ghqa for replicas; "
+        "default: SQLite in DATA_DIR/state/state.db.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for a rate limit shared by replicas, e.g. redis://host:6379/0; "
+        "default: each process counts on its own.",
     )
     session_hours: float = Field(default=12.0, gt=0, description="Sign-in lifetime.")
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
@@ -182,15 +193,13 @@ class Settings(BaseSettings):
     def resolved_model_cache_dir(self) -> Path:
         return self.model_cache_dir or self.data_dir / "models"
 
-    def feedback_path(self) -> Path:
+    def legacy_feedback_path(self) -> Path:
+        """Where versions before the database kept feedback (imported once)."""
         return self.data_dir / "feedback" / "feedback.jsonl"
 
     def state_dir(self) -> Path:
-        """Accounts, keys, knowledge-base settings, audit log, secret key."""
+        """The default (SQLite) database's folder."""
         return self.data_dir / "state"
-
-    def audit_path(self) -> Path:
-        return self.state_dir() / "audit.jsonl"
 
     def kb_root(self) -> Path:
         """Where knowledge bases other than the default keep files and index."""

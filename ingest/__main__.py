@@ -106,9 +106,7 @@ def add_to_kb(
         raise CorpusEmpty("没有可加入的文件（原因见上）。")
     who = f"{getpass.getuser()}@cli"
     report = Documents(registry).change(kb_id, add=uploads, by=who)
-    AuditLog(settings.audit_path()).add(
-        who, "上传文档", kb_id, "ok", files=[u.name for u in uploads]
-    )
+    AuditLog(settings).add(who, "上传文档", kb_id, "ok", files=[u.name for u in uploads])
     print_summary(report)
 
 

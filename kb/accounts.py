@@ -79,7 +79,7 @@ def check_origins(origins: list[str] | tuple[str, ...]) -> tuple[str, ...]:
 
 class Accounts:
     def __init__(self, settings: Settings) -> None:
-        self.engine = state.engine_for(settings.state_dir().resolve())
+        self.engine = state.engine(settings)
 
     def add(
         self, name: str, password: str, admin: bool = False, groups: tuple[str, ...] = ()
@@ -149,7 +149,7 @@ def _hash(password: str) -> str:
 
 class Keys:
     def __init__(self, settings: Settings) -> None:
-        self.engine = state.engine_for(settings.state_dir().resolve())
+        self.engine = state.engine(settings)
 
     def create(
         self, kb: str, origins: list[str] | tuple[str, ...] = (), label: str = ""

@@ -1,55 +1,120 @@
-"""Append-only JSON-lines logs: 👍/👎 feedback per knowledge base, and the
-audit log of admin actions (who, when, what, on what, result)."""
+"""👍/👎 feedback per knowledge base, and the audit log of admin actions (who,
+when, what, on what, result): rows in the shared database, so every replica
+writes to and reviews the same ones."""
 
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
+
+from sqlalchemy import insert, select
+
+from kb import state
+from settings import Settings
 
 
 def timestamp() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-class JsonLines:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
+class Feedback:
+    def __init__(self, settings: Settings) -> None:
+        self.engine = state.engine(settings)
 
-    def append(self, record: dict) -> None:
-        line = json.dumps(record, ensure_ascii=False) + "\n"
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # One write of one line on an O_APPEND file: records never interleave.
-            with self.path.open("a", encoding="utf-8") as fh:
-                fh.write(line)
+    def add(
+        self, kb: str, liked: bool, question: str, searched: str, answer: dict, time: str = ""
+    ) -> None:
+        with self.engine.begin() as db:
+            db.execute(
+                insert(state.feedback).values(
+                    kb=kb,
+                    time=time or timestamp(),
+                    liked=liked,
+                    question=question,
+                    searched=searched,
+                    answer=answer,
+                )
+            )
 
-    def read(self, last: int | None = None) -> list[dict]:
-        """Records oldest first (the `last` n only, when given); a torn last
-        line (a crash mid-write) is skipped, not fatal."""
-        if not self.path.exists():
-            return []
-        lines = self.path.read_text(encoding="utf-8").splitlines()
+    def read(self, kb: str | None = None) -> list[dict]:
+        """Newest first; of one knowledge base, or of all."""
+        query = select(state.feedback).order_by(
+            state.feedback.c.time.desc(), state.feedback.c.id.desc()
+        )
+        if kb:
+            query = query.where(state.feedback.c.kb == kb)
+        with self.engine.connect() as db:
+            rows = db.execute(query).all()
+        return [
+            {
+                "kb": r.kb,
+                "time": r.time,
+                "liked": r.liked,
+                "question": r.question,
+                "searched": r.searched,
+                "answer": r.answer,
+            }
+            for r in rows
+        ]
+
+    def import_jsonl(self, path: Path, kb: str) -> int:
+        """Feedback kept in a JSON-lines file by an earlier version: moved into
+        the database once (the file is renamed *.imported, not deleted)."""
+        if not path.exists():
+            return 0
         records = []
-        for line in lines[-last:] if last else lines:
+        for line in path.read_text(encoding="utf-8").splitlines():
             try:
                 records.append(json.loads(line))
             except ValueError:
-                continue
-        return records
+                continue  # a torn last line from a crash mid-write
+        with self.engine.begin() as db:
+            for r in records:
+                db.execute(
+                    insert(state.feedback).values(
+                        kb=kb,
+                        time=r.get("time", ""),
+                        liked=bool(r.get("liked")),
+                        question=r.get("question", ""),
+                        searched=r.get("searched", ""),
+                        answer=r.get("answer") or {},
+                    )
+                )
+        path.rename(path.with_suffix(".jsonl.imported"))
+        return len(records)
 
 
-class AuditLog(JsonLines):
+class AuditLog:
+    def __init__(self, settings: Settings) -> None:
+        self.engine = state.engine(settings)
+
     def add(self, who: str, action: str, target: str, result: str, **details: object) -> None:
-        self.append(
+        with self.engine.begin() as db:
+            db.execute(
+                insert(state.audit).values(
+                    time=timestamp(),
+                    who=who,
+                    action=action,
+                    target=target,
+                    result=result,
+                    details=details,
+                )
+            )
+
+    def read(self, last: int = 100) -> list[dict]:
+        """The latest `last` actions, newest first."""
+        query = select(state.audit).order_by(state.audit.c.id.desc()).limit(last)
+        with self.engine.connect() as db:
+            rows = db.execute(query).all()
+        return [
             {
-                "time": timestamp(),
-                "who": who,
-                "action": action,
-                "target": target,
-                "result": result,
-                **details,
+                "time": r.time,
+                "who": r.who,
+                "action": r.action,
+                "target": r.target,
+                "result": r.result,
+                **r.details,
             }
-        )
+            for r in rows
+        ]

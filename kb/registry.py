@@ -5,7 +5,6 @@
                                  PATH...` mirrors into it
     DATA_DIR/kb/<id>/index       every other knowledge base's index
     DATA_DIR/kb/<id>/files       its documents, stored under their SHA-256
-    DATA_DIR/kb/<id>/feedback.jsonl
 
 A knowledge base's id is a short ASCII name used in URLs, the API and the CLI;
 its title (any text, Chinese) is what users see and what `rename` changes, so
@@ -98,7 +97,7 @@ def check_readers(readers: list[str] | tuple[str, ...]) -> tuple[str, ...]:
 class Registry:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.engine = state.engine_for(settings.state_dir().resolve())
+        self.engine = state.engine(settings)
         with self.engine.begin() as db:
             if db.execute(select(state.knowledge_bases.c.id).limit(1)).first() is None:
                 db.execute(
@@ -181,7 +180,7 @@ class Registry:
         if not kb.managed:
             raise InvalidInput("默认知识库不能删除（它由服务器上的 python -m ingest 维护）。")
         with self.engine.begin() as db:
-            for table in (state.documents, state.widget_keys):
+            for table in (state.documents, state.widget_keys, state.feedback):
                 db.execute(delete(table).where(table.c.kb == kb_id))
             db.execute(delete(state.knowledge_bases).where(state.knowledge_bases.c.id == kb_id))
         folder = self.folder(kb_id)
@@ -201,11 +200,6 @@ class Registry:
 
     def files_dir(self, kb_id: str) -> Path:
         return self.folder(kb_id) / "files"
-
-    def feedback_path(self, kb_id: str) -> Path:
-        if kb_id == DEFAULT_KB:
-            return self.settings.feedback_path()
-        return self.folder(kb_id) / "feedback.jsonl"
 
     def settings_for(self, kb_id: str) -> Settings:
         """The settings with this knowledge base's index directory."""

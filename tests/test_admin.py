@@ -2,7 +2,6 @@
 (real .docx and .pdf, and hostile files), incremental changes, keys, feedback,
 the audit log."""
 
-import json
 import time
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pytest
 
 from index import store
 from kb.documents import Documents, StoredDocument, Upload
-from kb.logs import JsonLines
+from kb.logs import AuditLog, Feedback
 from tests.documents import (
     SANMING,
     docx_bomb,
@@ -238,7 +237,10 @@ def test_feedback_review_and_csv_export(site, cases_kb):
             "citations": [{"n": 1, "title": "暖心驿站", "document": "暖心驿站.docx"}],
         },
     }
-    JsonLines(site.library.registry.feedback_path(cases_kb)).append(record)
+    feedback = Feedback(site.settings)
+    feedback.add(
+        cases_kb, False, record["question"], record["question"], record["answer"], record["time"]
+    )
     listed = site.admin.get(f"/admin/api/feedback?kb={cases_kb}").json()["feedback"]
     assert listed[0]["question"] == "三明的驿站有多少个？"
     csv = site.admin.get(f"/admin/api/feedback.csv?kb={cases_kb}")
@@ -246,9 +248,8 @@ def test_feedback_review_and_csv_export(site, cases_kb):
     assert "三明的驿站有多少个？" in csv.text and "暖心驿站.docx" in csv.text and "👎" in csv.text
     assert site.admin.get("/admin/api/feedback?kb=default").json()["feedback"] == []
     # A question typed like a spreadsheet formula stays text when the CSV is opened.
-    JsonLines(site.library.registry.feedback_path(cases_kb)).append(
-        {**record, "time": "2026-11-26T09:00:00+00:00", "question": '=HYPERLINK("http://x","y")'}
-    )
+    formula = '=HYPERLINK("http://x","y")'
+    feedback.add(cases_kb, True, formula, formula, record["answer"], "2026-11-26T09:00:00+00:00")
     exported = site.admin.get(f"/admin/api/feedback.csv?kb={cases_kb}").text
     assert "'=HYPERLINK" in exported and ',"=HYPERLINK' not in exported
 
@@ -264,7 +265,7 @@ def test_rename_delete_and_the_audit_log(site):
     assert admin.delete("/admin/api/kbs/default").status_code == 400
     assert admin.delete("/admin/api/kbs/temp").status_code == 200
     assert admin.get("/admin/api/kbs/temp/documents").status_code == 404
-    audit = [json.loads(line) for line in site.settings.audit_path().read_text().splitlines()]
+    audit = AuditLog(site.settings).read(last=1000)
     actions = {(a["who"], a["action"], a["target"], a["result"]) for a in audit}
     assert ("admin", "新建知识库", "temp", "ok") in actions
     assert ("admin", "删除知识库", "temp", "ok") in actions

@@ -16,6 +16,7 @@ import pytest
 
 from index.build import update_index
 from kb.accounts import Accounts
+from kb.logs import AuditLog
 from settings import PROJECT_ROOT, SHIPPED_CORPUS
 from tests.documents import docx_bytes, pdf_bytes
 from tests.site import PASSWORD
@@ -57,7 +58,7 @@ def server(tmp_path_factory, real_settings, real_embedder):
     else:
         proc.kill()
         pytest.fail("app.py did not start within 180 s")
-    yield url, root
+    yield url, settings
     proc.terminate()
     proc.wait(timeout=30)
 
@@ -71,7 +72,7 @@ def free_port() -> int:
 def test_admin_uploads_and_the_chat_answers_from_the_new_document(server, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    url, root = server
+    url, settings = server
     docx = tmp_path / "暖心驿站.docx"
     docx.write_bytes(docx_bytes())
     pdf = tmp_path / "职工书屋.pdf"
@@ -130,5 +131,5 @@ def test_admin_uploads_and_the_chat_answers_from_the_new_document(server, tmp_pa
 
     external = [u for u in requests if not u.startswith((url, "data:", "blob:"))]
     assert external == [], external
-    audit = (root / "state" / "audit.jsonl").read_text(encoding="utf-8")
-    assert "新建知识库" in audit and "上传文档 暖心驿站.docx、职工书屋.pdf" in audit
+    actions = [a["action"] for a in AuditLog(settings).read()]
+    assert "新建知识库" in actions and "上传文档 暖心驿站.docx、职工书屋.pdf" in actions

@@ -4,7 +4,6 @@ that carries HTML which must never run."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -14,7 +13,8 @@ import urllib.request
 import pytest
 
 from index.build import update_index
-from settings import PROJECT_ROOT
+from kb.logs import Feedback
+from settings import PROJECT_ROOT, Settings
 from tests.servers import corpus_with, free_port
 
 pytestmark = pytest.mark.slow
@@ -116,18 +116,19 @@ def test_ask_see_answer_and_cited_source(page, server):
     page.screenshot(path=str(SCREENSHOTS / "chat.png"), full_page=True)
 
     page.get_by_label("Like").last.click()
-    feedback = root / "feedback" / "feedback.jsonl"
+    feedback = Feedback(Settings(data_dir=root))  # the database the server writes to
     deadline = time.time() + 10
-    while not feedback.exists() and time.time() < deadline:
+    while not feedback.read() and time.time() < deadline:
         time.sleep(0.2)
-    record = json.loads(feedback.read_text(encoding="utf-8").splitlines()[-1])
-    assert record["liked"] is True and record["question"].startswith("北京的双沟通")
+    record = feedback.read()[0]
+    assert record["kb"] == "default" and record["liked"] is True
+    assert record["question"].startswith("北京的双沟通")
     assert "37885" in record["answer"]["answer"] and record["answer"]["citations"]
     page.get_by_label("Dislike").last.click()
     deadline = time.time() + 10
-    while len(feedback.read_text(encoding="utf-8").splitlines()) < 2 and time.time() < deadline:
+    while len(feedback.read()) < 2 and time.time() < deadline:
         time.sleep(0.2)
-    assert json.loads(feedback.read_text(encoding="utf-8").splitlines()[-1])["liked"] is False
+    assert sorted(r["liked"] for r in feedback.read()) == [False, True]
 
     external = [u for u in page.requests if not u.startswith((url, "data:", "blob:"))]
     assert external == [], external

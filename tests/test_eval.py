@@ -26,7 +26,7 @@ from kb.registry import Registry
 from settings import SHIPPED_CORPUS, Settings
 from tests.fakes import HashingEmbedder
 from tests.servers import LoopbackServer, free_port
-from web.policy import RateLimiter
+from web.ratelimit import MemoryRateLimiter
 
 LINE = {
     "id": "q1",
@@ -226,7 +226,7 @@ def test_http_backend_matches_the_in_process_run(service, small_set):
     local = run_local(service.settings, eval_set, ["hybrid"], False, service).modes["hybrid"]
     site = create_server(Library(Registry(service.settings), embedder=service.searcher.embedder))
     # Three requests per two seconds: the run has to wait out 429s and still finish.
-    site.policy.limiter = RateLimiter(3, window=2.0)
+    site.policy.limiter = MemoryRateLimiter(3, window=2.0)
     with LoopbackServer(site) as server:
         remote = run_http(HttpBackend(server.url, 5, None), eval_set, False).modes["hybrid"]
     assert remote.info.mode == "hybrid" and remote.info.model == "fake-hashing-embedder"

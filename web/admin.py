@@ -11,7 +11,7 @@ CSRF token on every change: all enforced by the guard before these run).
     POST /admin/api/kbs/{kb}/rebuild      bring the index in line with the documents
     GET  /admin/api/jobs/{job}            progress of an index update
     GET|POST /admin/api/kbs/{kb}/keys     widget keys; DELETE …/keys/{key} revokes
-    GET  /admin/api/feedback[.csv]?kb=    👍/👎 with question, answer, sources
+    GET  /admin/api/feedback[.csv]?kb=    👍/👎 with question, answer, sources (newest first)
     GET  /admin/api/audit                 the latest admin actions
 
 Every change is appended to the audit log with who did it and how it ended.
@@ -33,7 +33,7 @@ from errors import GhqaError, InvalidInput
 from index import store
 from kb.documents import Documents, Upload, accept
 from kb.library import Library
-from kb.logs import AuditLog, JsonLines
+from kb.logs import AuditLog, Feedback
 from web.jobs import Jobs
 from web.policy import LOGIN_PATH, LOGOUT_PATH, SESSION_COOKIE, Caller, Policy
 
@@ -318,14 +318,12 @@ def create_admin(library: Library, policy: Policy, audit: AuditLog) -> APIRouter
         logged(request, "吊销密钥", kb_id, key=key.id)
         return JSONResponse(key.to_json())
 
+    feedback_store = Feedback(library.settings)
+
     def feedback(kb_filter: str | None) -> list[dict]:
-        chosen = [registry.get(kb_filter)] if kb_filter else registry.all()
-        rows = [
-            {"kb": kb.id, **record}
-            for kb in chosen
-            for record in JsonLines(registry.feedback_path(kb.id)).read()
-        ]
-        return sorted(rows, key=lambda r: r.get("time", ""), reverse=True)
+        if kb_filter:
+            registry.get(kb_filter)  # an unknown knowledge base is a 404, not an empty list
+        return feedback_store.read(kb_filter)
 
     @router.get("/admin/api/feedback")
     async def list_feedback(kb: str | None = None) -> Response:
@@ -362,7 +360,7 @@ def create_admin(library: Library, policy: Policy, audit: AuditLog) -> APIRouter
 
     @router.get("/admin/api/audit")
     async def audit_log() -> Response:
-        return JSONResponse({"audit": list(reversed(audit.read(last=100)))})
+        return JSONResponse({"audit": audit.read(last=100)})
 
     return router
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from errors import EmptyQuestion, IndexNotFound, ManifestMismatch
@@ -83,6 +85,25 @@ def parse_ask(body: bytes) -> AskRequest:
 
 def _int_between(value: object, low: int, high: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def shared_state(library: Library, policy: Policy) -> dict:
+    """The database and rate limiter replicas share, and whether they answer."""
+    engine = library.registry.engine
+    try:
+        with engine.connect() as db:
+            db.execute(text("SELECT 1"))
+        database = True
+    except SQLAlchemyError:
+        database = False
+    limiter = policy.limiter
+    return {
+        "database": {"kind": engine.dialect.name, "reachable": database},
+        "rate_limit": {
+            "kind": limiter.kind,
+            "reachable": limiter.reachable() if hasattr(limiter, "reachable") else True,
+        },
+    }
 
 
 def create_api(library: Library, policy: Policy) -> FastAPI:
@@ -153,6 +174,7 @@ def create_api(library: Library, policy: Policy) -> FastAPI:
             "model": {"id": settings.model},
             "search": {"mode": settings.mode, "top_k": settings.top_k},
             "llm": bool(library.llm),
+            **(await run_in_threadpool(shared_state, library, policy)),
         }
         if listed and ok:
             first = next(e for e in listed if e["status"] == "ok")

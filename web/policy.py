@@ -31,12 +31,8 @@ import hmac
 import ipaddress
 import json
 import logging
-import math
 import re
 import secrets
-import threading
-import time
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -48,6 +44,7 @@ from kb import state
 from kb.accounts import Account, Accounts, Keys, WidgetKey
 from kb.registry import KnowledgeBase, Registry
 from settings import Settings
+from web.ratelimit import rate_limiter
 
 log = logging.getLogger(__name__)
 
@@ -103,27 +100,6 @@ class Denied(Exception):
     message: str
 
 
-class RateLimiter:
-    """At most `limit` requests per caller in any 60-second window."""
-
-    def __init__(self, limit: int, window: float = 60.0) -> None:
-        self.limit, self.window = limit, window
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def retry_after(self, caller: str) -> int:
-        """0 when the request may go ahead (and is counted), else seconds to wait."""
-        now = time.monotonic()
-        with self._lock:
-            hits = self._hits.setdefault(caller, deque())
-            while hits and hits[0] <= now - self.window:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return max(1, math.ceil(hits[0] + self.window - now))
-            hits.append(now)
-            return 0
-
-
 class Policy:
     def __init__(self, settings: Settings, registry: Registry) -> None:
         self.settings = settings
@@ -131,10 +107,10 @@ class Policy:
         self.accounts = Accounts(settings)
         self.keys = Keys(settings)
         self.allowed_origins = frozenset(o.rstrip("/") for o in settings.allowed_origins)
-        self._secret = settings.secret_key or state.secret_key(settings.state_dir().resolve())
+        self._secret = settings.secret_key or state.secret_key(state.engine(settings))
         self._signer = URLSafeTimedSerializer(self._secret, salt="ghqa-session")
         self._proxies = [ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies]
-        self.limiter = RateLimiter(settings.rate_limit_per_minute)
+        self.limiter = rate_limiter(settings)
 
     # Who is asking
 
