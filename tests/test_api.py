@@ -89,6 +89,8 @@ def test_health(server):
     assert body["model"] == {"id": "fake-hashing-embedder"}
     assert [kb["id"] for kb in body["knowledge_bases"]] == ["default"]
     assert body["knowledge_bases"][0]["cases"] == 15
+    assert body["database"] == {"kind": "sqlite", "reachable": True}
+    assert body["rate_limit"] == {"kind": "memory", "reachable": True}
 
 
 @pytest.mark.parametrize(
