@@ -55,7 +55,7 @@ def example_questions(service: AnswerService, settings: Settings) -> list[str]:
     """Questions about cases that are in the index: those a corpus profile
     curates for its documents, else one per case title."""
     organisations = {
-        c.organisation: c.title for c in service.searcher.index.chunks if c.organisation
+        c.organisation: c.title for c in service.searcher.collection.chunks() if c.organisation
     }
     curated = [
         q

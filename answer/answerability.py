@@ -33,7 +33,8 @@ from answer.fitted import LogisticModel, load_model
 from answer.question import QuestionAnalysis, tagged
 from answer.reader import Reading, share_of
 from answer.spans import spans
-from index.bm25 import Bm25Index, is_content_word
+from index.bm25 import is_content_word
+from index.collection import Collection
 from index.places import CJK_WORD, pinyin_spellings, spelled_places
 from index.searcher import Hit
 
@@ -81,12 +82,12 @@ class Evidence:
 
 
 class AnswerabilityJudge:
-    def __init__(self, bm25: Bm25Index, model: LogisticModel | None = None) -> None:
-        self._bm25 = bm25
+    def __init__(self, collection: Collection, model: LogisticModel | None = None) -> None:
+        self._collection = collection
         self.model = model or load_model("answerability", FEATURES)
         # The corpus's own places: its vocabulary's place words and organisations'
         # places, as collected for the pinyin aliases at build time.
-        self._places = frozenset(p for names in bm25.aliases.values() for p in names)
+        self._places = collection.places()
         self._spellings = pinyin_spellings(self._places)
         # Asked for three or four times per question (reader, judge): computed once.
         self.places_in = lru_cache(maxsize=_QUESTION_CACHE)(self._places_in)
@@ -142,7 +143,7 @@ class AnswerabilityJudge:
         question words are not evidence; an English word absent from the
         corpus says nothing about Chinese passages and is skipped."""
         places = self.places_in(question)
-        n = self._bm25.n_docs
+        n = len(self._collection)
         weights = {}
         previous = ""
         for word in jieba.lcut(question.lower()):
@@ -155,7 +156,7 @@ class AnswerabilityJudge:
                 continue
             if any(p in term for p in places):
                 continue
-            df = self._bm25.document_frequency(term)
+            df = self._collection.doc_freq(term)
             if df == 0 and term.isascii():
                 continue
             weights[term] = math.log(1 + n / (df + 0.5))

@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 
-import numpy as np
-
 from answer.answerability import AnswerabilityJudge
 from answer.fitted import LogisticModel
 from answer.followup import rewrite
@@ -21,6 +19,7 @@ from answer.llm import ChatClient, LlmError, check_citations, cited_numbers, ren
 from answer.question import QuestionAnalysis, analyse
 from answer.reader import Reader, Reading
 from answer.records import Answer, Citation
+from index.collection import Query
 from index.searcher import Hit, Searcher, clean_question
 from settings import Settings
 
@@ -43,7 +42,7 @@ class AnswerService:
         models = models or {}
         self.searcher = searcher
         self.settings = settings
-        self.judge = AnswerabilityJudge(searcher.index.bm25, models.get("answerability"))
+        self.judge = AnswerabilityJudge(searcher.collection, models.get("answerability"))
         self.reader = Reader(
             searcher.sentence_vectors,
             self.judge.term_weights,
@@ -80,8 +79,9 @@ class AnswerService:
         if searched != cleaned:
             notes.append(f"结合上文，按“{searched}”检索。")
         q = analyse(searched)
-        query_vector = self.searcher.embedder.embed_query(searched)
-        ranked, reading = self.read(q, query_vector, k or self.settings.top_k)
+        k = k or self.settings.top_k
+        query = self.searcher.query(q.text, k=max(_CANDIDATES, k))
+        ranked, reading = self.read(q, query, k)
         hits = list(ranked[: k or self.settings.top_k])
         evidence = self.judge.assess(q, hits, reading)
         if evidence.probability < self.answer_threshold():
@@ -112,25 +112,22 @@ class AnswerService:
             return self.settings.answer_threshold
         return self.judge.threshold(llm=self.llm is not None)
 
-    def read(
-        self, q: QuestionAnalysis, query_vector: np.ndarray, k: int
-    ) -> tuple[tuple[Hit, ...], Reading]:
+    def read(self, q: QuestionAnalysis, query: Query, k: int) -> tuple[tuple[Hit, ...], Reading]:
         """The candidates in order, and the reader's verdict on the first k.
         When passages mention the places the question names, only those (a
         question about 江苏 is answered from 江苏's case, not from 北京's similar
         one); a place no passage mentions is left to the answerability check.
         The first few are reordered by their best clause."""
-        depth = max(_CANDIDATES, k)
-        hits = self.searcher.search(q.text, k=depth, query_vector=query_vector)
+        hits = self.searcher.search(query)
         places = self.judge.places_in(q.text)
         hits = [h for h in hits if any(p in h.chunk.index_text for p in places)] or hits
         head = hits[:_RERANKED]
-        reading = self.reader.read(q, head, query_vector)
+        reading = self.reader.read(q, head, query.vector)
         order = reading.passage_order(len(head))
         ranked = (*(head[i] for i in order), *hits[_RERANKED:])
         if min(k, len(ranked)) <= len(head):  # the reading already covers the first k
             return ranked, reading.renumbered(order, k)
-        return ranked, self.reader.read(q, list(ranked[:k]), query_vector)
+        return ranked, self.reader.read(q, list(ranked[:k]), query.vector)
 
     def _from_llm(self, question: str, hits: list[Hit], notes: list[str]) -> Iterator[str | Answer]:
         text = ""

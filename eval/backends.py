@@ -55,9 +55,11 @@ class LocalBackend:
     def __init__(self, service: AnswerService, k: int) -> None:
         self.service = service
         self.k = k
-        manifest = service.searcher.index.manifest
         self.info = BackendInfo(
-            service.settings.mode, k, manifest["model"]["id"], str(service.searcher.index.path)
+            service.settings.mode,
+            k,
+            service.searcher.collection.manifest.model_id,
+            str(service.settings.resolved_index_dir()),
         )
 
     def ask(self, question: str) -> Observation:

@@ -31,8 +31,8 @@ import numpy as np
 from eval.questions import EvalQuestion, load_set
 from index.build import update_index
 from index.embedder import load_embedder
+from index.local import open_collection
 from index.searcher import Searcher, Timings
-from index.store import load_index
 from settings import PROJECT_ROOT, SHIPPED_CORPUS, load_settings
 
 DEFAULT_SET = PROJECT_ROOT / "eval" / "sets" / "smoke.jsonl"
@@ -168,7 +168,7 @@ def main(
     with tempfile.TemporaryDirectory() as tmp:
         s = settings.model_copy(update={"index_dir": Path(tmp)})
         update_index(s, [SHIPPED_CORPUS], embedder=embedder, progress=False)
-        searcher = Searcher(load_index(Path(tmp)), embedder, s)
+        searcher = Searcher(open_collection(Path(tmp)), embedder, s)
         questions = load_set(question_file).questions
         results["search"] = bench_search(searcher, [q.question for q in questions], repeats)
         results["quality"] = bench_quality(searcher, questions)

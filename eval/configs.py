@@ -15,8 +15,8 @@ from eval.report import write_atomic, write_reports
 from eval.runner import MODES, Run, run_local
 from index.build import update_index
 from index.embedder import load_embedder
+from index.local import open_collection
 from index.searcher import Searcher
-from index.store import load_index
 from settings import Settings
 
 # The run metrics but the question count, which the note under the table gives once.
@@ -41,7 +41,7 @@ def run_configurations(
             update={"chunk_size": size, "index_dir": out / f"index-chunk-{size}"}
         )
         update_index(sized, corpus, embedder=embedder, progress=progress)
-        searcher = Searcher(load_index(sized.resolved_index_dir()), embedder, sized)
+        searcher = Searcher(open_collection(sized.resolved_index_dir()), embedder, sized)
         run = run_local(sized, eval_set, list(MODES), progress, AnswerService(searcher, sized))
         run.label = f"chunk {size}"
         run.first_stage = bench_quality(searcher, eval_set.questions)

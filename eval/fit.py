@@ -43,6 +43,7 @@ from eval.questions import EvalQuestion, load_set
 from eval.report import write_atomic
 from index import store
 from index.embedder import load_embedder
+from index.local import open_collection
 from index.searcher import Searcher
 from settings import PROJECT_ROOT, Settings, load_settings
 
@@ -218,10 +219,11 @@ def load_examples(settings: Settings, sources=SOURCES) -> list[Example]:
         if index not in services:
             index_settings = settings.model_copy(update={"index_dir": settings.data_dir / index})
             index_dir = index_settings.resolved_index_dir()
-            loaded = store.load_index(index_dir, settings.ivf_nprobe)
+            collection = open_collection(index_dir, settings.ivf_nprobe)
             embedder = embedder or load_embedder(settings)
-            store.check_model(loaded.manifest, index_dir, settings.model, embedder.info.dim)
-            searcher = Searcher(loaded, embedder, index_settings)
+            manifest = store.read_manifest(index_dir)
+            store.check_model(manifest, index_dir, settings.model, embedder.info.dim)
+            searcher = Searcher(collection, embedder, index_settings)
             models = {
                 "reader": placeholder(reader.READER_FEATURES),
                 "spans": placeholder(reader.SPAN_FEATURES),

@@ -72,7 +72,7 @@ def run_local(
     run = Run(eval_set)
     for mode in modes:
         mode_settings = base.settings.model_copy(update={"mode": mode})
-        searcher = Searcher(base.searcher.index, base.searcher.embedder, mode_settings)
+        searcher = Searcher(base.searcher.collection, base.searcher.embedder, mode_settings)
         service = AnswerService(searcher, mode_settings, base.llm)
         backend = LocalBackend(service, mode_settings.top_k)
         run.modes[mode] = ModeRun(backend.info, ask_all(backend, eval_set, mode, progress))

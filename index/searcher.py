@@ -15,8 +15,9 @@ import numpy as np
 
 from errors import EmptyQuestion
 from index import dense, store
+from index.collection import Collection, Query
 from index.embedder import Embedder, load_embedder, resolved_runtime
-from index.store import LoadedIndex
+from index.local import open_collection
 from ingest.records import Chunk
 from settings import SearchMode, Settings
 
@@ -32,7 +33,6 @@ class Hit:
     bm25_rank: int | None = None
     dense_score: float | None = None  # cosine similarity to the question
     bm25_score: float | None = None
-    row: int = -1  # the chunk's row in the index (its sentence vectors)
 
     def to_json(self) -> dict:
         c = self.chunk
@@ -62,8 +62,8 @@ class Timings:
 
 
 class Searcher:
-    def __init__(self, index: LoadedIndex, embedder: Embedder, settings: Settings) -> None:
-        self.index = index
+    def __init__(self, collection: Collection, embedder: Embedder, settings: Settings) -> None:
+        self.collection = collection
         self.embedder = embedder
         self.settings = settings
 
@@ -74,91 +74,88 @@ class Searcher:
         index_dir = settings.resolved_index_dir()
         runtime = embedder.info.runtime if embedder else resolved_runtime(settings)
         store.check_model(store.read_manifest(index_dir), index_dir, settings.model, None, runtime)
-        index = store.load_index(index_dir, settings.ivf_nprobe)
+        collection = open_collection(index_dir, settings.ivf_nprobe)
         embedder = embedder or load_embedder(settings)
-        store.check_model(index.manifest, index_dir, settings.model, embedder.info.dim, runtime)
+        store.check_model(
+            store.read_manifest(index_dir), index_dir, settings.model, embedder.info.dim, runtime
+        )
         dense.serve_single_queries()
-        return cls(index, embedder, settings)
+        return cls(collection, embedder, settings)
 
-    def sentence_vectors(self, hit: Hit) -> np.ndarray:
-        """The vectors of the hit's sentences, stored when it was indexed."""
-        if hit.row < 0:
-            raise ValueError("a hit without an index row has no stored sentence vectors")
-        return self.index.sentences_of(hit.row)
-
-    def search(
+    def query(
         self,
         question: str,
         k: int | None = None,
         mode: SearchMode | None = None,
         timings: Timings | None = None,
-        query_vector: np.ndarray | None = None,
-    ) -> list[Hit]:
-        """`query_vector`: the question already embedded by the caller, if it was."""
-        question = clean_question(question)
-        k = k or self.settings.top_k
+        embed: bool = True,
+    ) -> Query:
+        """The question cleaned and (unless `embed` is False: BM25 alone needs no
+        vector) embedded once, with how to search for it."""
+        text = clean_question(question)
         mode = mode or self.settings.mode
-        timings = timings or Timings()
-        n = max(self.settings.candidates, k)
-        dense_hits = self._dense(question, n, timings, query_vector) if mode != "bm25" else []
-        bm25_hits = self._bm25(question, n, timings) if mode != "dense" else []
+        k = k or self.settings.top_k
         started = time.perf_counter()
-        hits = self._rank(dense_hits, bm25_hits, k, mode, query_vector)
+        vector = self.embedder.embed_query(text) if embed else None
+        if timings:
+            timings.embed = (time.perf_counter() - started) * 1000
+        return Query(text, vector, mode, k, max(self.settings.candidates, k))
+
+    def sentence_vectors(self, hit: Hit) -> np.ndarray:
+        """The vectors of the hit's sentences, stored when it was indexed."""
+        return self.collection.sentence_vectors(hit.chunk.id)
+
+    def search(
+        self,
+        query: Query | str,
+        k: int | None = None,
+        mode: SearchMode | None = None,
+        timings: Timings | None = None,
+    ) -> list[Hit]:
+        """The best `query.k` passages; a question string is made a Query first."""
+        timings = timings or Timings()
+        if isinstance(query, str):
+            mode = mode or self.settings.mode
+            query = self.query(query, k, mode, timings, embed=mode != "bm25")
+        dense_hits, bm25_hits = [], []
+        if query.mode != "bm25":
+            started = time.perf_counter()
+            dense_hits = self.collection.search_dense(query.vector, query.candidates)
+            timings.faiss = (time.perf_counter() - started) * 1000
+        if query.mode != "dense":
+            started = time.perf_counter()
+            bm25_hits = self.collection.search_lexical(query.text, query.candidates)
+            timings.bm25 = (time.perf_counter() - started) * 1000
+        started = time.perf_counter()
+        hits = self._rank(dense_hits, bm25_hits, query)
         timings.fusion = (time.perf_counter() - started) * 1000
         return hits
 
-    def _dense(
-        self, question: str, n: int, timings: Timings, vector: np.ndarray | None
-    ) -> list[tuple[int, float]]:
-        started = time.perf_counter()
-        if vector is None:
-            vector = self.embedder.embed_query(question)
-        timings.embed = (time.perf_counter() - started) * 1000
-        started = time.perf_counter()
-        hits = dense.top(self.index.faiss, vector, n)
-        timings.faiss = (time.perf_counter() - started) * 1000
-        return hits
-
-    def _bm25(self, question: str, n: int, timings: Timings) -> list[tuple[int, float]]:
-        started = time.perf_counter()
-        hits = self.index.bm25.top(question, n)
-        timings.bm25 = (time.perf_counter() - started) * 1000
-        return hits
-
-    def _rank(
-        self,
-        dense_hits: list,
-        bm25_hits: list,
-        k: int,
-        mode: SearchMode,
-        query_vector: np.ndarray | None = None,
-    ) -> list[Hit]:
-        dense = {row: (i + 1, score) for i, (row, score) in enumerate(dense_hits)}
-        bm25 = {row: (i + 1, score) for i, (row, score) in enumerate(bm25_hits)}
-        if mode == "dense":
-            scores = {row: score for row, (_, score) in dense.items()}
-        elif mode == "bm25":
-            scores = {row: score for row, (_, score) in bm25.items()}
+    def _rank(self, dense_hits: list, bm25_hits: list, query: Query) -> list[Hit]:
+        dense = {cid: (i + 1, score) for i, (cid, score) in enumerate(dense_hits)}
+        bm25 = {cid: (i + 1, score) for i, (cid, score) in enumerate(bm25_hits)}
+        if query.mode == "dense":
+            scores = {cid: score for cid, (_, score) in dense.items()}
+        elif query.mode == "bm25":
+            scores = {cid: score for cid, (_, score) in bm25.items()}
         else:
             rrf_k = self.settings.rrf_k
             scores = {}
             for ranked in (dense, bm25):
-                for row, (rank, _) in ranked.items():
-                    scores[row] = scores.get(row, 0.0) + 1.0 / (rrf_k + rank)
+                for cid, (rank, _) in ranked.items():
+                    scores[cid] = scores.get(cid, 0.0) + 1.0 / (rrf_k + rank)
         # Ties (a passage found by one retriever only) go to the better dense rank.
-        best = sorted(scores, key=lambda row: (-scores[row], dense.get(row, (10**9,))[0]))[:k]
+        best = sorted(scores, key=lambda cid: (-scores[cid], dense.get(cid, (10**9,))[0]))
+        best = best[: query.k]
+        # BM25-only hits still get a cosine: the refusal check reads it.
+        missing = [cid for cid in best if cid not in dense] if query.vector is not None else []
+        cosines = dict(zip(missing, self.collection.similarity(query.vector, missing), strict=True))
         hits = []
-        for row in best:
-            (d_rank, d_score), (b_rank, b_score) = (
-                dense.get(row, (None, None)),
-                bm25.get(row, (None, None)),
-            )
-            if d_score is None and query_vector is not None:
-                # BM25-only hits still get a cosine: the refusal check reads it.
-                d_score = float(self.index.vectors[row] @ query_vector)
-            hits.append(
-                Hit(self.index.chunks[row], scores[row], d_rank, b_rank, d_score, b_score, row)
-            )
+        for cid, chunk in zip(best, self.collection.get(best), strict=True):
+            d_rank, d_score = dense.get(cid, (None, None))
+            b_rank, b_score = bm25.get(cid, (None, None))
+            cosine = d_score if d_rank else cosines.get(cid)
+            hits.append(Hit(chunk, scores[cid], d_rank, b_rank, cosine, b_score))
         return hits
 
 

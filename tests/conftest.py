@@ -11,8 +11,8 @@ import pytest
 
 from index.build import update_index
 from index.embedder import load_embedder
+from index.local import open_collection
 from index.searcher import Searcher
-from index.store import load_index
 from ingest.loaders import load_document
 from ingest.profile import profile_for
 from ingest.structure import split_sections
@@ -56,5 +56,6 @@ def real_embedder(real_settings):
 @pytest.fixture(scope="session")
 def real_searcher(real_settings, real_embedder) -> Searcher:
     update_index(real_settings, [SHIPPED_CORPUS], embedder=real_embedder, progress=False)
-    index = load_index(real_settings.resolved_index_dir())
-    return Searcher(index, real_embedder, real_settings)
+    return Searcher(
+        open_collection(real_settings.resolved_index_dir()), real_embedder, real_settings
+    )

@@ -19,8 +19,8 @@ from eval.questions import EvalQuestion, EvalSetInvalid, load_set
 from eval.report import write_reports
 from eval.runner import ModeRun, Run, run_http, run_local
 from index.build import update_index
+from index.local import open_collection
 from index.searcher import Searcher
-from index.store import load_index
 from kb.library import Library
 from kb.registry import Registry
 from settings import SHIPPED_CORPUS, Settings
@@ -163,7 +163,7 @@ def service(tmp_path_factory) -> AnswerService:
     embedder = HashingEmbedder()
     update_index(settings, [SHIPPED_CORPUS], embedder=embedder, progress=False)
     return AnswerService(
-        Searcher(load_index(settings.resolved_index_dir()), embedder, settings), settings
+        Searcher(open_collection(settings.resolved_index_dir()), embedder, settings), settings
     )
 
 

@@ -31,7 +31,7 @@ def shipped_run(real_settings, real_searcher):
 @pytest.mark.slow
 def test_shipped_set_covers_what_users_ask(real_searcher):
     questions = load_set(SHIPPED_SET).questions
-    chunks: list[Chunk] = real_searcher.index.chunks
+    chunks: list[Chunk] = real_searcher.collection.chunks()
     assert len(questions) >= 60
     assert sum(not q.answerable for q in questions) >= 8
     cases = {c.organisation for c in chunks if c.organisation}  # not the preamble
@@ -150,8 +150,8 @@ def cmrc_run(real_settings, real_embedder, tmp_path_factory):
     evaluation split of its set asked through the same AnswerService."""
     from eval.cmrc import SOURCE, convert
     from index.build import update_index
+    from index.local import open_collection
     from index.searcher import Searcher
-    from index.store import load_index
 
     assert SOURCE.is_file(), f"{SOURCE} is missing: the project expects ../shared/datasets"
     root = tmp_path_factory.mktemp("cmrc")
@@ -160,7 +160,7 @@ def cmrc_run(real_settings, real_embedder, tmp_path_factory):
     assert committed == rows, "eval/sets/cmrc2018.jsonl is stale: run python -m eval.cmrc"
     settings = real_settings.model_copy(update={"data_dir": root, "index_dir": root / "index"})
     update_index(settings, [root / "docs"], embedder=real_embedder, progress=False)
-    searcher = Searcher(load_index(root / "index"), real_embedder, settings)
+    searcher = Searcher(open_collection(root / "index"), real_embedder, settings)
     service = AnswerService(searcher, settings)
     return run_local(settings, load_set(CMRC_SET).only("eval"), ["hybrid"], False, service)
 

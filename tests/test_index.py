@@ -7,6 +7,7 @@ import pytest
 from errors import CorpusEmpty, CorpusNotFound, IndexNotFound, ManifestMismatch
 from index import dense, store
 from index.build import update_index
+from index.local import open_collection
 from index.searcher import Searcher
 from tests.conftest import CORPUS_FILE
 from tests.fakes import HashingEmbedder
@@ -44,8 +45,8 @@ def test_save_load_round_trip(fake_settings, fake_embedder, corpus_dir):
 
 def test_bm25_search_finds_the_number(fake_settings, fake_embedder, corpus_dir):
     _build(fake_settings, [corpus_dir], fake_embedder)
-    index = store.load_index(fake_settings.resolved_index_dir())
-    searcher = Searcher(index, fake_embedder, fake_settings)
+    collection = open_collection(fake_settings.resolved_index_dir())
+    searcher = Searcher(collection, fake_embedder, fake_settings)
     hit = searcher.search("北京双沟通召开了多少场职工沟通会", mode="bm25")[0]
     assert "37885" in hit.chunk.text and hit.bm25_rank == 1
     hybrid = searcher.search("北京双沟通召开了多少场职工沟通会", k=3)
@@ -222,7 +223,7 @@ def test_place_aliases_come_from_organisations_and_place_words():
 def test_english_question_naming_a_place_finds_its_case(fake_settings, fake_embedder, corpus_dir):
     _build(fake_settings, [corpus_dir], fake_embedder)
     searcher = Searcher(
-        store.load_index(fake_settings.resolved_index_dir()), fake_embedder, fake_settings
+        open_collection(fake_settings.resolved_index_dir()), fake_embedder, fake_settings
     )
     for question, organisation in [
         ("How many job fairs did Anhui hold?", "安徽省总工会"),
@@ -332,7 +333,7 @@ def test_answering_embeds_the_question_and_nothing_else(fake_settings, corpus_di
     embedder = HashingEmbedder()
     _build(fake_settings, [corpus_dir], embedder)
     settings = fake_settings.model_copy(update={"answer_threshold": 0.0})
-    searcher = Searcher(store.load_index(settings.resolved_index_dir()), embedder, settings)
+    searcher = Searcher(open_collection(settings.resolved_index_dir()), embedder, settings)
     service = AnswerService(searcher, settings)
     embedder.embedded.clear()
     for question in ("北京双沟通召开了多少场职工沟通会？", "上海疗休养共计多少人次？"):

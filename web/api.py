@@ -151,20 +151,12 @@ def create_api(library: Library, policy: Policy) -> FastAPI:
         for kb in policy.readable(caller_of(request)):
             entry = {"id": kb.id, "title": kb.title}
             try:
-                manifest = (await run_in_threadpool(library.service, kb.id)).searcher.index.manifest
+                service = await run_in_threadpool(library.service, kb.id)
             except (IndexNotFound, ManifestMismatch) as exc:
                 listed.append({**entry, "status": "unavailable", "message": str(exc)})
                 continue
-            counts = manifest["counts"]
             listed.append(
-                {
-                    **entry,
-                    "status": "ok",
-                    "chunks": counts["chunks"],
-                    "files": counts["files"],
-                    "cases": counts["cases"],
-                    "built": manifest["created"],
-                }
+                {**entry, "status": "ok", **service.searcher.collection.manifest.to_json()}
             )
         settings = library.settings
         ok = any(entry["status"] == "ok" for entry in listed)
