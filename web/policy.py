@@ -30,7 +30,6 @@ import hashlib
 import hmac
 import ipaddress
 import json
-import logging
 import re
 import secrets
 from collections.abc import Mapping
@@ -46,7 +45,6 @@ from kb.registry import KnowledgeBase, Registry
 from settings import Settings
 from web.ratelimit import rate_limiter
 
-log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "ghqa_session"
 CSRF_HEADER = "x-csrf-token"
