@@ -45,7 +45,6 @@ from kb.registry import KnowledgeBase, Registry
 from settings import Settings
 from web.ratelimit import rate_limiter
 
-
 SESSION_COOKIE = "ghqa_session"
 CSRF_HEADER = "x-csrf-token"
 LOGIN_PATH = "/admin/login"
