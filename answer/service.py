@@ -80,8 +80,7 @@ class AnswerService:
             notes.append(f"结合上文，按“{searched}”检索。")
         q = analyse(searched)
         k = k or self.settings.top_k
-        query = self.searcher.query(q.text, k=max(_CANDIDATES, k))
-        ranked, reading = self.read(q, query, k)
+        ranked, reading = self.read(q, self.query(q, k), k)
         hits = list(ranked[: k or self.settings.top_k])
         evidence = self.judge.assess(q, hits, reading)
         if evidence.probability < self.answer_threshold():
@@ -111,6 +110,11 @@ class AnswerService:
         if self.settings.answer_threshold is not None:
             return self.settings.answer_threshold
         return self.judge.threshold(llm=self.llm is not None)
+
+    def query(self, q: QuestionAnalysis, k: int) -> Query:
+        """The search for a question: deeper than k, so that the reader can
+        reorder the first passages and the place filter has some to keep."""
+        return self.searcher.query(q.text, k=max(_CANDIDATES, k))
 
     def read(self, q: QuestionAnalysis, query: Query, k: int) -> tuple[tuple[Hit, ...], Reading]:
         """The candidates in order, and the reader's verdict on the first k.

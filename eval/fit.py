@@ -102,9 +102,10 @@ def question_weights(corpora: list[str], per_question: list[int]) -> np.ndarray:
 def read(example: Example):
     q = analyse(example.question.question)
     service = example.service
-    vector = service.searcher.embedder.embed_query(q.text)
-    ranked, reading = service.read(q, vector, service.settings.top_k)
-    return q, vector, list(ranked[: service.settings.top_k]), reading
+    k = service.settings.top_k
+    query = service.query(q, k)
+    ranked, reading = service.read(q, query, k)
+    return q, query.vector, list(ranked[:k]), reading
 
 
 def reader_data(examples: list[Example]):

@@ -218,7 +218,7 @@ def test_widget_keys_are_per_knowledge_base_revocable_and_stored_hashed(site):
     )
     assert other_kb.status_code == 404 and "37885" not in other_kb.text
     database = b"".join(p.read_bytes() for p in site.settings.state_dir().glob("state.db*"))
-    assert token.encode() not in database and token.split("_")[2].encode() not in database
+    assert token.encode() not in database and token.split("_", 2)[2].encode() not in database
     assert admin.delete(f"/admin/api/kbs/widget-kb/keys/{key['id']}").json()["revoked"]
     # Revoked: refused from its page (no live key lists it any more) and from anywhere else.
     assert httpx.post(f"{site.url}/api/ask", json=question, headers=bearer).status_code == 403

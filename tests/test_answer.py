@@ -151,8 +151,7 @@ def test_a_missing_detail_of_a_real_case_scores_below_a_present_one(service):
         from answer.question import analyse
 
         q = analyse(question)
-        vector = service.searcher.embedder.embed_query(question)
-        ranked, reading = service.read(q, vector, 5)
+        ranked, reading = service.read(q, service.query(q, 5), 5)
         return service.judge.assess(q, list(ranked[:5]), reading).probability
 
     missing = probability("北京市总工会的职工疗休养政策是什么？")
