@@ -8,6 +8,8 @@ with an oversized body, and must give the documented status without a byte of
 the staff documents.
 """
 
+import json
+
 import httpx
 import pytest
 
@@ -231,3 +233,24 @@ def test_sessions_are_signed_and_end_with_the_account(tmp_path):
     )
     policy.accounts.delete("alice")
     assert policy.identify({"cookie": f"ghqa_session={cookie}"}, "1.2.3.4").kind == "anonymous"
+
+
+def test_the_page_cannot_be_pointed_at_a_knowledge_base_the_visitor_may_not_read(tmp_path):
+    """Anonymous visitors may use the page for a public knowledge base; naming the
+    staff one in the page's own API call gets a refusal, not its passages."""
+    settings = staff_site_settings(tmp_path / "data")
+    Registry(settings).create("open", "公开资料", "public")
+    with serve(settings) as server:
+        question = "北京一共开了多少场职工沟通会？"
+        url = f"{server.url}/gradio_api/call/respond"
+        event = httpx.post(url, json={"data": [question, [], "default"]})
+        assert event.status_code == 200  # the page is open: a public knowledge base exists
+        raw = httpx.get(f"{url}/{event.json()['event_id']}", timeout=60).text
+        shown = json.dumps(
+            [json.loads(line[6:]) for line in raw.splitlines() if line.startswith("data: ")],
+            ensure_ascii=False,
+        )
+        assert "没有知识库 default，或您无权访问它" in shown
+        assert_no_secret(httpx.Response(200, text=shown))
+        health = httpx.get(f"{server.url}/api/health").json()
+        assert [kb["id"] for kb in health["knowledge_bases"]] == ["open"]
