@@ -73,12 +73,11 @@ class Searcher:
         knowledge bases share it); a mismatch fails before the slow part."""
         index_dir = settings.resolved_index_dir()
         runtime = embedder.info.runtime if embedder else resolved_runtime(settings)
-        store.check_model(store.read_manifest(index_dir), index_dir, settings.model, None, runtime)
+        manifest = store.read_manifest(index_dir)
+        store.check_model(manifest, index_dir, settings.model, None, runtime)
         collection = open_collection(index_dir, settings.ivf_nprobe)
         embedder = embedder or load_embedder(settings)
-        store.check_model(
-            store.read_manifest(index_dir), index_dir, settings.model, embedder.info.dim, runtime
-        )
+        store.check_model(manifest, index_dir, settings.model, embedder.info.dim, runtime)
         dense.serve_single_queries()
         return cls(collection, embedder, settings)
 

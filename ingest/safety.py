@@ -18,6 +18,7 @@ import zipfile
 from pathlib import PurePosixPath, PureWindowsPath
 
 from errors import InvalidInput, UnsupportedDocument
+from ingest.loaders import LOADERS, decode_text
 
 # Extension families: the bytes must match what the name claims.
 KIND_OF_EXTENSION = {
@@ -80,8 +81,6 @@ def _sniff(data: bytes) -> str:
     if data.startswith(b"PK\x03\x04"):
         return "docx"
     try:
-        from ingest.loaders import decode_text
-
         decode_text(data)
     except UnsupportedDocument:
         return "binary"
@@ -150,8 +149,6 @@ def unreadable(files: list[tuple[str, bytes]], timeout: float) -> list[str]:
 
 def _extract(kind: str, data: bytes) -> str:
     """Why the text cannot be read, or "": runs in the child process."""
-    from ingest.loaders import LOADERS
-
     try:
         text = LOADERS["." + kind](data)
     except UnsupportedDocument as exc:

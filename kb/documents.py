@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from sqlalchemy import delete, insert, select
@@ -33,8 +34,8 @@ class Upload:
     kind: str
     data: bytes
 
-    @property
-    def sha256(self) -> str:
+    @cached_property
+    def sha256(self) -> str:  # asked for several times per change; files are large
         return hashlib.sha256(self.data).hexdigest()
 
 
@@ -127,14 +128,13 @@ class Documents:
         written = [self._write(files, upload) for upload in add]
         self._record(kb, after)
         try:
-            return self._index(kb, after, embedder, report)
+            built = self._index(kb, after, embedder, report)
         except BaseException:
             self._record(kb, before)
             self._drop_unused(files, before, candidates=written)
             raise
-        finally:
-            if self.list(kb) == after:
-                self._drop_unused(files, after, candidates=[files / d.file_name for d in before])
+        self._drop_unused(files, after, candidates=[files / d.file_name for d in before])
+        return built
 
     def rebuild(
         self, kb: str, embedder: Embedder | None = None, report: BuildReport | None = None

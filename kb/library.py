@@ -14,6 +14,7 @@ from answer.llm import ChatClient
 from answer.service import AnswerService
 from errors import IndexNotFound, ManifestMismatch
 from index import store
+from index.collection import Manifest
 from index.embedder import Embedder, load_embedder
 from index.searcher import Searcher
 from kb.registry import Registry
@@ -46,16 +47,7 @@ class Library:
 
     def service(self, kb: str) -> AnswerService:
         """Raises IndexNotFound (no documents yet) or ManifestMismatch."""
-        index_dir = self.registry.index_dir(kb)
-        build = store.current_build(index_dir)
-        if build is None:
-            knowledge_base = self.registry.get(kb)
-            if not knowledge_base.managed:
-                store.read_manifest(index_dir)  # raises, saying what to run
-            raise IndexNotFound(
-                f"知识库“{knowledge_base.title}”还没有文档：请管理员在 /admin 上传，"
-                f"或运行 python -m ingest 文件或目录 --kb {kb}"
-            )
+        build = self._current_build(kb)
         opened = self._open.get(kb)
         if opened and opened[0] == build:
             return opened[1]
@@ -64,6 +56,32 @@ class Library:
         with self._lock:
             self._open[kb] = (build, service)
         return service
+
+    def manifest(self, kb: str) -> Manifest:
+        """The knowledge base's current build, read without loading it (a health
+        check or an admin listing must not open every index); raises as
+        `service` does."""
+        build = self._current_build(kb)
+        opened = self._open.get(kb)
+        if opened and opened[0] == build:
+            return opened[1].searcher.collection.manifest
+        index_dir = self.registry.index_dir(kb)
+        data = store.read_manifest(index_dir)
+        store.check_model(data, index_dir, self.settings.model)
+        return Manifest.from_json(data)
+
+    def _current_build(self, kb: str) -> Path:
+        index_dir = self.registry.index_dir(kb)
+        build = store.current_build(index_dir)
+        if build is not None:
+            return build
+        knowledge_base = self.registry.get(kb)
+        if not knowledge_base.managed:
+            store.read_manifest(index_dir)  # raises, saying what to run
+        raise IndexNotFound(
+            f"知识库“{knowledge_base.title}”还没有文档：请管理员在 /admin 上传，"
+            f"或运行 python -m ingest 文件或目录 --kb {kb}"
+        )
 
     def forget(self, kb: str) -> None:
         """Close a deleted knowledge base's service."""

@@ -69,18 +69,20 @@ class Feedback:
                 records.append(json.loads(line))
             except ValueError:
                 continue  # a torn last line from a crash mid-write
-        with self.engine.begin() as db:
-            for r in records:
-                db.execute(
-                    insert(state.feedback).values(
-                        kb=kb,
-                        time=r.get("time", ""),
-                        liked=bool(r.get("liked")),
-                        question=r.get("question", ""),
-                        searched=r.get("searched", ""),
-                        answer=r.get("answer") or {},
-                    )
-                )
+        rows = [
+            {
+                "kb": kb,
+                "time": r.get("time", ""),
+                "liked": bool(r.get("liked")),
+                "question": r.get("question", ""),
+                "searched": r.get("searched", ""),
+                "answer": r.get("answer") or {},
+            }
+            for r in records
+        ]
+        if rows:
+            with self.engine.begin() as db:
+                db.execute(insert(state.feedback), rows)
         path.rename(path.with_suffix(".jsonl.imported"))
         return len(records)
 

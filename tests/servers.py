@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import uvicorn
 
-from settings import SHIPPED_CORPUS
+from settings import PROJECT_ROOT, SHIPPED_CORPUS
 
 
 def free_port() -> int:
@@ -47,3 +53,41 @@ def corpus_with(root: Path, name: str, text: str) -> Path:
     shutil.copytree(SHIPPED_CORPUS, corpus)
     (corpus / name).write_text(text, encoding="utf-8")
     return corpus
+
+
+@contextmanager
+def app_process(data_dir: Path, model_cache_dir: Path) -> Iterator[str]:
+    """`python app.py` as users start it, on a free loopback port, serving
+    DATA_DIR (its default knowledge base in DATA_DIR/index); yields its URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "GHQA_DATA_DIR": str(data_dir),
+        "GHQA_MODEL_CACHE_DIR": str(model_cache_dir),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "app.py", "--port", str(port), "--index-dir", str(data_dir / "index")],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 180
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"app.py exited: {proc.stdout.read().decode()[-2000:]}")
+        try:
+            urllib.request.urlopen(f"{url}/api/health", timeout=2)
+            break
+        except OSError:
+            if time.time() > deadline:
+                proc.kill()
+                raise RuntimeError("app.py did not start within 180 s") from None
+            time.sleep(1)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

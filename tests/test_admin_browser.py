@@ -6,19 +6,14 @@ data/screenshots/ (admin-login.png, admin.png, chat-kb.png)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import urllib.request
-
 import pytest
 
 from index.build import update_index
 from kb.accounts import Accounts
 from kb.logs import AuditLog
-from settings import PROJECT_ROOT, SHIPPED_CORPUS
+from settings import SHIPPED_CORPUS
 from tests.documents import docx_bytes, pdf_bytes
+from tests.servers import app_process
 from tests.site import PASSWORD
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, ask
 
@@ -31,42 +26,8 @@ def server(tmp_path_factory, real_settings, real_embedder):
     settings = real_settings.model_copy(update={"data_dir": root, "index_dir": root / "index"})
     update_index(settings, [SHIPPED_CORPUS], embedder=real_embedder, progress=False)
     Accounts(settings).add("admin", PASSWORD, admin=True)
-    port = free_port()
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "GHQA_DATA_DIR": str(root),
-        "GHQA_MODEL_CACHE_DIR": str(real_settings.resolved_model_cache_dir()),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "app.py", "--port", str(port), "--index-dir", str(root / "index")],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"app.py exited: {proc.stdout.read().decode()[-2000:]}")
-        try:
-            urllib.request.urlopen(f"{url}/api/health", timeout=2)
-            break
-        except OSError:
-            time.sleep(1)
-    else:
-        proc.kill()
-        pytest.fail("app.py did not start within 180 s")
-    yield url, settings
-    proc.terminate()
-    proc.wait(timeout=30)
-
-
-def free_port() -> int:
-    from tests.servers import free_port as port
-
-    return port()
+    with app_process(root, real_settings.resolved_model_cache_dir()) as url:
+        yield url, settings
 
 
 def test_admin_uploads_and_the_chat_answers_from_the_new_document(server, tmp_path):

@@ -4,18 +4,14 @@ that carries HTML which must never run."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
 
 from index.build import update_index
 from kb.logs import Feedback
 from settings import PROJECT_ROOT, Settings
-from tests.servers import corpus_with, free_port
+from tests.servers import app_process, corpus_with
 
 pytestmark = pytest.mark.slow
 
@@ -41,36 +37,8 @@ def server(tmp_path_factory, real_settings, real_embedder):
     corpus = corpus_with(root, "injected.txt", INJECTED)
     settings = real_settings.model_copy(update={"data_dir": root, "index_dir": root / "index"})
     update_index(settings, [corpus], embedder=real_embedder, progress=False)
-    port = free_port()
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "GHQA_DATA_DIR": str(root),
-        "GHQA_MODEL_CACHE_DIR": str(real_settings.resolved_model_cache_dir()),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "app.py", "--port", str(port), "--index-dir", str(root / "index")],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"app.py exited: {proc.stdout.read().decode()[-2000:]}")
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            time.sleep(1)
-    else:
-        proc.kill()
-        pytest.fail("app.py did not start within 180 s")
-    yield url, root
-    proc.terminate()
-    proc.wait(timeout=30)
+    with app_process(root, real_settings.resolved_model_cache_dir()) as url:
+        yield f"{url}/", root
 
 
 @pytest.fixture

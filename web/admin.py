@@ -31,6 +31,7 @@ from starlette.datastructures import UploadFile
 
 from errors import GhqaError, InvalidInput
 from index import store
+from index.collection import IndexedFile
 from kb.documents import Documents, Upload, accept
 from kb.library import Library
 from kb.logs import AuditLog, Feedback
@@ -142,13 +143,10 @@ def create_admin(library: Library, policy: Policy, audit: AuditLog) -> APIRouter
         listed = []
         for kb in registry.all():
             try:
-                manifest = store.read_manifest(registry.index_dir(kb.id))
-                counts = manifest["counts"]
+                built = library.manifest(kb.id).to_json()
             except GhqaError:
-                manifest, counts = None, {"files": 0, "cases": 0, "chunks": 0}
-            listed.append(
-                {**kb.to_json(), **counts, "built": manifest["created"] if manifest else ""}
-            )
+                built = {"files": 0, "cases": 0, "chunks": 0, "built": ""}
+            listed.append({**kb.to_json(), **built})
         return JSONResponse({"knowledge_bases": listed})
 
     @router.post("/admin/api/kbs")
@@ -195,10 +193,10 @@ def create_admin(library: Library, policy: Policy, audit: AuditLog) -> APIRouter
         kb = registry.get(kb_id)
         index_dir = registry.index_dir(kb_id)
         try:
-            built = store.read_manifest(index_dir)["files"]
+            built = library.manifest(kb_id).files
         except GhqaError:
-            built = {}
-        indexed = {Path(source).name.split(".")[0]: info for source, info in built.items()}
+            built = ()
+        indexed = {Path(f.source).name.split(".")[0]: f for f in built}
         if kb.managed:
             listed = [
                 {**d.to_json(), **_counts(indexed.get(d.sha256))} for d in documents.list(kb_id)
@@ -207,14 +205,14 @@ def create_admin(library: Library, policy: Policy, audit: AuditLog) -> APIRouter
             listed = [
                 {
                     "id": "",
-                    "name": info["name"],
-                    "kind": Path(source).suffix.lstrip("."),
+                    "name": f.name,
+                    "kind": Path(f.source).suffix.lstrip("."),
                     "size": None,
                     "added_by": "python -m ingest",
                     "added": "",
-                    **_counts(info),
+                    **_counts(f),
                 }
-                for source, info in built.items()
+                for f in built
             ]
         report = store.read_report(index_dir)
         return JSONResponse({"kb": kb.to_json(), "documents": listed, "report": report})
@@ -370,10 +368,10 @@ def _managed(registry, kb_id: str) -> None:
         raise InvalidInput("默认知识库由服务器上的 python -m ingest 维护；请新建知识库后上传文档。")
 
 
-def _counts(info: dict | None) -> dict:
-    if not info:
+def _counts(indexed: IndexedFile | None) -> dict:
+    if indexed is None:
         return {"cases": None, "chunks": None, "indexed": False}
-    return {"cases": info["cases"], "chunks": info["chunks"], "indexed": True}
+    return {"cases": indexed.cases, "chunks": indexed.chunks, "indexed": True}
 
 
 def cell_text(value: object) -> str:

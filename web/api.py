@@ -101,7 +101,7 @@ def shared_state(library: Library, policy: Policy) -> dict:
         "database": {"kind": engine.dialect.name, "reachable": database},
         "rate_limit": {
             "kind": limiter.kind,
-            "reachable": limiter.reachable() if hasattr(limiter, "reachable") else True,
+            "reachable": limiter.reachable(),
         },
     }
 
@@ -151,13 +151,11 @@ def create_api(library: Library, policy: Policy) -> FastAPI:
         for kb in policy.readable(caller_of(request)):
             entry = {"id": kb.id, "title": kb.title}
             try:
-                service = await run_in_threadpool(library.service, kb.id)
+                manifest = await run_in_threadpool(library.manifest, kb.id)
             except (IndexNotFound, ManifestMismatch) as exc:
                 listed.append({**entry, "status": "unavailable", "message": str(exc)})
                 continue
-            listed.append(
-                {**entry, "status": "ok", **service.searcher.collection.manifest.to_json()}
-            )
+            listed.append({**entry, "status": "ok", **manifest.to_json()})
         settings = library.settings
         ok = any(entry["status"] == "ok" for entry in listed)
         body = {

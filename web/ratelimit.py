@@ -26,6 +26,9 @@ class RateLimiter(Protocol):
     def retry_after(self, caller: str) -> int:
         """0 when the request may go ahead (and is counted), else seconds to wait."""
 
+    def reachable(self) -> bool:
+        """Whether the counts can be kept now (for /api/health)."""
+
 
 class MemoryRateLimiter:
     kind = "memory"
@@ -45,6 +48,9 @@ class MemoryRateLimiter:
                 return max(1, math.ceil(hits[0] + self.window - now))
             hits.append(now)
             return 0
+
+    def reachable(self) -> bool:
+        return True
 
 
 # A sliding window in one sorted set per caller, checked and counted in one
