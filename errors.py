@@ -66,3 +66,7 @@ def exit_on_error(func):
             sys.exit(130)
 
     return wrapper
+
+
+class BackendUnavailable(GhqaError):
+    """The index backend (a Milvus server or Lite file) cannot be reached now."""

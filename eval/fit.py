@@ -41,9 +41,7 @@ from errors import exit_on_error
 from eval.metrics import _fold, normalise_answer, short_answer_applies, short_answer_matches
 from eval.questions import EvalQuestion, load_set
 from eval.report import write_atomic
-from index import store
 from index.embedder import load_embedder
-from index.local import open_collection
 from index.searcher import Searcher
 from settings import PROJECT_ROOT, Settings, load_settings
 
@@ -219,12 +217,8 @@ def load_examples(settings: Settings, sources=SOURCES) -> list[Example]:
     for set_name, index, corpus in sources:
         if index not in services:
             index_settings = settings.model_copy(update={"index_dir": settings.data_dir / index})
-            index_dir = index_settings.resolved_index_dir()
-            collection = open_collection(index_dir, settings.ivf_nprobe)
             embedder = embedder or load_embedder(settings)
-            manifest = store.read_manifest(index_dir)
-            store.check_model(manifest, index_dir, settings.model, embedder.info.dim)
-            searcher = Searcher(collection, embedder, index_settings)
+            searcher = Searcher.open(index_settings, embedder)
             models = {
                 "reader": placeholder(reader.READER_FEATURES),
                 "spans": placeholder(reader.SPAN_FEATURES),

@@ -2,7 +2,8 @@
 
     files --(worker processes: load, clean, split)--> chunks, in file order
           --(this process: the model, one batch at a time)--> vectors, checkpointed
-          --> FAISS + BM25 + plain files, swapped in atomically (index/store.py)
+          --> the backend (index/storage.py): FAISS + BM25 files swapped in
+              atomically, or the changed passages written to Milvus
 
 A file whose bytes hash as before keeps its chunks without being read again; a
 chunk whose content hash is already in the index keeps its vectors. So an
@@ -12,8 +13,6 @@ while the model embeds the passages already read, and every embedded batch is
 checkpointed (`vector_cache`): a build killed at any point resumes where it
 stopped. Each passage's sentences get vectors from the passage's own forward
 pass (`Embedder.embed_chunks`), so the reader needs no model call on passages.
-BM25 and FAISS are rebuilt from the stored vectors on every write: corpus-wide
-statistics change with any file, and both take seconds next to embedding.
 """
 
 from __future__ import annotations
@@ -32,10 +31,11 @@ import bm25s
 import numpy as np
 from tqdm import tqdm
 
-from errors import CorpusEmpty, GhqaError, UnsupportedDocument
+from errors import CorpusEmpty, IndexNotFound, ManifestMismatch, UnsupportedDocument
 from index import dense, store
-from index.bm25 import TOKENIZER_ID, Bm25Index
+from index.bm25 import TOKENIZER_ID
 from index.embedder import Embedder, load_embedder, resolved_runtime
+from index.storage import Storage, StoredBuild, storage_for
 from index.vector_cache import Embedded, VectorCache
 from ingest import PIPELINE_VERSION
 from ingest.chunking import SEPARATORS
@@ -94,13 +94,6 @@ class BuildReport:
         return 1.0 - self.embed_seconds / self.seconds if self.seconds else 0.0
 
 
-@dataclass
-class _Previous:
-    manifest: dict
-    chunks_by_source: dict[str, list[Chunk]]
-    embedded_by_id: dict[str, Embedded]
-
-
 def update_index(
     settings: Settings,
     paths: list[Path],
@@ -121,7 +114,7 @@ def update_index(
     shown = {p.resolve(): n for p, n in (names or {}).items()}
     with store.build_lock(settings.resolved_index_dir()):
         _update(settings, files, rebuild, embedder, progress, report, shown)
-        store.write_report(settings.resolved_index_dir(), report.to_json())
+        storage_for(settings).write_report(report.to_json())
         return report
 
 
@@ -136,7 +129,8 @@ def _update(
 ) -> BuildReport:
     started = time.perf_counter()
     index_dir = settings.resolved_index_dir()
-    previous, reason = (None, "--rebuild") if rebuild else _load_previous(settings, index_dir)
+    storage = storage_for(settings)
+    previous, reason = (None, "--rebuild") if rebuild else _load_previous(settings, storage)
     report.full_rebuild_reason = reason
     if rebuild:  # "embed everything again" includes an interrupted build's batches
         VectorCache(index_dir, _vector_identity(settings)).clear()
@@ -167,19 +161,8 @@ def _update(
         reader.close()  # stops the worker processes if the build failed
         batches.close()
 
-    vectors = np.stack([batches.done[c.id].vector for c in chunks]).astype(np.float32)
-    params = _dense_params(settings)
-    manifest = _manifest(settings, batches.embedder(), ingested, chunks, params)
-    faiss_index = dense.build_faiss(vectors, params)
-    manifest["dense"]["kind"] = dense.kind_of(faiss_index)
-    bm25 = Bm25Index.build(
-        [c.index_text for c in chunks],
-        settings.bm25_k1,
-        settings.bm25_b,
-        organisations={c.organisation for c in chunks if c.organisation},
-    )
-    sentences = [batches.done[c.id].sentences for c in chunks]
-    store.write_index(index_dir, manifest, chunks, vectors, sentences, faiss_index, bm25)
+    manifest = _manifest(settings, batches.embedder(), ingested, chunks, _dense_params(settings))
+    storage.write(manifest, chunks, batches.done)
     batches.cache.clear()
     report.written = True
     report.seconds = time.perf_counter() - started
@@ -195,7 +178,7 @@ class _Batches:
         self,
         settings: Settings,
         embedder: Embedder | None,
-        previous: _Previous | None,
+        previous: StoredBuild | None,
         report: BuildReport,
         progress: bool,
     ) -> None:
@@ -204,7 +187,7 @@ class _Batches:
         self._report = report
         self.cache = VectorCache(settings.resolved_index_dir(), _vector_identity(settings))
         report.checkpoint_dir = self.cache.dir
-        self.done: dict[str, Embedded] = dict(previous.embedded_by_id) if previous else {}
+        self.done: dict[str, Embedded] = dict(previous.embedded) if previous else {}
         self._checkpointed = self.cache.load()
         self._pending: list[Chunk] = []
         self._bar = tqdm(
@@ -271,38 +254,28 @@ def _vector_identity(settings: Settings) -> dict:
     }
 
 
-def _load_previous(settings: Settings, index_dir: Path) -> tuple[_Previous | None, str]:
+def _load_previous(settings: Settings, storage: Storage) -> tuple[StoredBuild | None, str]:
     """The current index, if its passages and vectors can be reused, else why not."""
+    if storage.current_build() is None:
+        return None, ""
     try:
-        loaded = store.load_index(index_dir)
-    except GhqaError as exc:
-        if not (index_dir / "current").exists():
-            return None, ""
+        previous = storage.load_previous()
+    except (IndexNotFound, ManifestMismatch) as exc:
         return None, f"已有索引无法复用，全部重新嵌入（{exc}）"
-    manifest = loaded.manifest
-    built = manifest["model"]
+    built = previous.manifest["model"]
     if (
         built["id"] != settings.model
         or built.get("runtime") != resolved_runtime(settings)
-        or manifest.get("prompt_settings") != _prompt_settings(settings)
+        or previous.manifest.get("prompt_settings") != _prompt_settings(settings)
     ):
         return None, f"模型、运行时或提示词已更换（原为 {built['id']}），全部重新嵌入"
-    by_source: dict[str, list[Chunk]] = {}
-    for chunk in loaded.chunks:
-        by_source.setdefault(chunk.source, []).append(chunk)
-    starts = loaded.sentence_starts
-    vectors, sentences = loaded.vectors.all(), loaded.sentence_vectors.all()
-    embedded = {
-        c.id: Embedded(vectors[row], sentences[starts[row] : starts[row + 1]])
-        for row, c in enumerate(loaded.chunks)
-    }
-    return _Previous(manifest, by_source, embedded), ""
+    return previous, ""
 
 
 def _read(
     settings: Settings,
     files: list[Path],
-    previous: _Previous | None,
+    previous: StoredBuild | None,
     report: BuildReport,
     progress: bool,
     names: dict[Path, str],
@@ -311,6 +284,9 @@ def _read(
     the previous index; the others are read by worker processes, which run
     ahead while the caller embeds."""
     chunks_reusable = previous is not None and previous.manifest["chunking"] == _chunking(settings)
+    chunks_by_source: dict[str, list[Chunk]] = {}
+    for chunk in previous.chunks if previous else ():
+        chunks_by_source.setdefault(chunk.source, []).append(chunk)
     old_of = {}
     for path in files:
         old = previous.manifest["files"].get(str(path)) if previous else None
@@ -350,7 +326,7 @@ def _read(
                     old["name"],
                     sha,
                     old["cases"],
-                    tuple(previous.chunks_by_source.get(source, ())),
+                    tuple(chunks_by_source.get(source, ())),
                     old.get("profile", "none"),
                     tuple(old.get("repairs", ())),
                 )
@@ -415,7 +391,7 @@ def _prompt_settings(settings: Settings) -> dict:
 
 def _bm25_settings(settings: Settings) -> dict:
     return {
-        "library": f"bm25s-{bm25s.__version__}",
+        "library": "milvus" if settings.backend == "milvus" else f"bm25s-{bm25s.__version__}",
         "k1": settings.bm25_k1,
         "b": settings.bm25_b,
         "tokenizer": TOKENIZER_ID,

@@ -1,16 +1,21 @@
 """The local backend: FAISS + bm25s in an index directory (index/store.py),
-behind the Collection protocol. Rows are this file's business only."""
+behind the Collection and Storage protocols. Rows are this file's business only."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
 from index import dense, store
+from index.bm25 import Bm25Index
 from index.collection import Manifest
+from index.storage import StoredBuild
 from index.store import LoadedIndex
+from index.vector_cache import Embedded
 from ingest.records import Chunk
+from settings import Settings
 
 
 class LocalCollection:
@@ -41,10 +46,6 @@ class LocalCollection:
     def doc_freq(self, term: str) -> int:
         return self._index.bm25.document_frequency(term)
 
-    @property
-    def n_docs(self) -> int:
-        return self._index.bm25.n_docs
-
     def places(self) -> frozenset[str]:
         return frozenset(p for names in self._index.bm25.aliases.values() for p in names)
 
@@ -59,3 +60,63 @@ class LocalCollection:
 def open_collection(index_dir: Path, nprobe: int | None = None) -> LocalCollection:
     """The index directory's current build; raises IndexNotFound / ManifestMismatch."""
     return LocalCollection(store.load_index(index_dir, nprobe))
+
+
+class LocalStorage:
+    """Every write is a complete new build beside the current one, swapped in
+    atomically: FAISS's IVF lists and BM25's corpus statistics change with any
+    file, and rebuilding both takes seconds next to embedding."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self.index_dir = settings.resolved_index_dir()
+        self.where = str(self.index_dir)
+        self.rebuild_hint = store.rebuild_hint(self.index_dir)
+
+    def read_manifest(self) -> dict:
+        return store.read_manifest(self.index_dir)
+
+    def current_build(self) -> str | None:
+        build = store.current_build(self.index_dir)
+        return str(build) if build else None
+
+    def open(self) -> LocalCollection:
+        return open_collection(self.index_dir, self._settings.ivf_nprobe)
+
+    def load_previous(self) -> StoredBuild:
+        loaded = store.load_index(self.index_dir)
+        starts = loaded.sentence_starts
+        vectors, sentences = loaded.vectors.all(), loaded.sentence_vectors.all()
+        embedded = {
+            c.id: Embedded(vectors[row], sentences[starts[row] : starts[row + 1]])
+            for row, c in enumerate(loaded.chunks)
+        }
+        return StoredBuild(loaded.manifest, loaded.chunks, embedded)
+
+    def write(self, manifest: dict, chunks: list[Chunk], embedded: Mapping[str, Embedded]) -> None:
+        settings = self._settings
+        vectors = np.stack([embedded[c.id].vector for c in chunks]).astype(np.float32)
+        faiss_index = dense.build_faiss(
+            vectors, dense.DenseParams(settings.ann_threshold, settings.ivf_nprobe)
+        )
+        manifest["dense"]["kind"] = dense.kind_of(faiss_index)
+        bm25 = Bm25Index.build(
+            [c.index_text for c in chunks],
+            settings.bm25_k1,
+            settings.bm25_b,
+            organisations={c.organisation for c in chunks if c.organisation},
+        )
+        sentences = [embedded[c.id].sentences for c in chunks]
+        store.write_index(self.index_dir, manifest, chunks, vectors, sentences, faiss_index, bm25)
+
+    def remove(self) -> None:
+        store.remove_index(self.index_dir)
+
+    def write_report(self, report: dict) -> None:
+        store.write_report(self.index_dir, report)
+
+    def read_report(self) -> dict | None:
+        return store.read_report(self.index_dir)
+
+    def problem(self) -> str:
+        return ""  # the index directory is this machine's disk

@@ -17,7 +17,7 @@ from errors import EmptyQuestion
 from index import dense, store
 from index.collection import Collection, Query
 from index.embedder import Embedder, load_embedder, resolved_runtime
-from index.local import open_collection
+from index.storage import storage_for
 from ingest.records import Chunk
 from settings import SearchMode, Settings
 
@@ -71,13 +71,22 @@ class Searcher:
     def open(cls, settings: Settings, embedder: Embedder | None = None) -> Searcher:
         """Load the index, then the model (unless one is given, as when several
         knowledge bases share it); a mismatch fails before the slow part."""
-        index_dir = settings.resolved_index_dir()
+        storage = storage_for(settings)
         runtime = embedder.info.runtime if embedder else resolved_runtime(settings)
-        manifest = store.read_manifest(index_dir)
-        store.check_model(manifest, index_dir, settings.model, None, runtime)
-        collection = open_collection(index_dir, settings.ivf_nprobe)
+        manifest = storage.read_manifest()
+        store.check_model(
+            manifest, storage.where, settings.model, None, runtime, storage.rebuild_hint
+        )
+        collection = storage.open()
         embedder = embedder or load_embedder(settings)
-        store.check_model(manifest, index_dir, settings.model, embedder.info.dim, runtime)
+        store.check_model(
+            manifest,
+            storage.where,
+            settings.model,
+            embedder.info.dim,
+            runtime,
+            storage.rebuild_hint,
+        )
         dense.serve_single_queries()
         return cls(collection, embedder, settings)
 

@@ -29,6 +29,11 @@ class Embedded:
     sentences: np.ndarray  # float16 or float32 [sentences, dim]
 
 
+# A passage whose vectors the backend already holds (Milvus keeps unchanged
+# passages in place): nothing to read back, nothing to write again.
+STORED = Embedded(np.zeros(0, np.float32), np.zeros((0, 0), np.float16))
+
+
 class VectorCache:
     def __init__(self, index_dir: Path, identity: dict) -> None:
         key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]

@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from errors import GhqaError, exit_on_error
-from index import store
+from index.storage import storage_for
 from kb.accounts import Accounts
 from kb.registry import VISIBILITIES, VISIBILITY_NAMES, Registry
 from settings import load_settings
@@ -35,7 +35,7 @@ def list_kbs() -> None:
     registry = Registry(load_settings())
     for kb in registry.all():
         try:
-            counts = store.read_manifest(registry.index_dir(kb.id))["counts"]
+            counts = storage_for(registry.settings_for(kb.id)).read_manifest()["counts"]
             size = f"{counts['files']} 个文档，{counts['chunks']} 个段落"
         except GhqaError:
             size = "还没有索引"

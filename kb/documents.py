@@ -18,9 +18,9 @@ from sqlalchemy import delete, insert, select
 
 from atomic import write_atomic
 from errors import InvalidInput
-from index import store
 from index.build import BuildReport, update_index
 from index.embedder import Embedder
+from index.storage import storage_for
 from ingest.safety import check_upload, display_name, unreadable
 from kb import state
 from kb.registry import Registry, now
@@ -151,12 +151,12 @@ class Documents:
         report: BuildReport | None,
     ) -> BuildReport:
         settings = self.registry.settings_for(kb)
-        index_dir = settings.resolved_index_dir()
         report = report or BuildReport()
-        report.index_dir = index_dir
+        report.index_dir = settings.resolved_index_dir()
         if not documents:
-            store.remove_index(index_dir)
-            store.write_report(index_dir, report.to_json())
+            storage = storage_for(settings)
+            storage.remove()
+            storage.write_report(report.to_json())
             return report
         files = self.registry.files_dir(kb)
         names = {files / d.file_name: d.name for d in documents}

@@ -8,15 +8,15 @@ embedding model is loaded once and shared by all of them.
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 from answer.llm import ChatClient
 from answer.service import AnswerService
-from errors import IndexNotFound, ManifestMismatch
+from errors import BackendUnavailable, IndexNotFound, ManifestMismatch
 from index import store
 from index.collection import Manifest
 from index.embedder import Embedder, load_embedder
 from index.searcher import Searcher
+from index.storage import Storage, storage_for
 from kb.registry import Registry
 from settings import Settings
 
@@ -32,7 +32,7 @@ class Library:
         self.settings: Settings = registry.settings
         self.llm = llm
         self._embedder = embedder
-        self._open: dict[str, tuple[Path, AnswerService]] = {}
+        self._open: dict[str, tuple[str, AnswerService]] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -65,19 +65,22 @@ class Library:
         opened = self._open.get(kb)
         if opened and opened[0] == build:
             return opened[1].searcher.collection.manifest
-        index_dir = self.registry.index_dir(kb)
-        data = store.read_manifest(index_dir)
-        store.check_model(data, index_dir, self.settings.model)
+        storage = self.storage(kb)
+        data = storage.read_manifest()
+        store.check_model(data, storage.where, self.settings.model, hint=storage.rebuild_hint)
         return Manifest.from_json(data)
 
-    def _current_build(self, kb: str) -> Path:
-        index_dir = self.registry.index_dir(kb)
-        build = store.current_build(index_dir)
+    def storage(self, kb: str) -> Storage:
+        return storage_for(self.registry.settings_for(kb))
+
+    def _current_build(self, kb: str) -> str:
+        storage = self.storage(kb)
+        build = storage.current_build()
         if build is not None:
             return build
         knowledge_base = self.registry.get(kb)
         if not knowledge_base.managed:
-            store.read_manifest(index_dir)  # raises, saying what to run
+            storage.read_manifest()  # raises, saying what to run
         raise IndexNotFound(
             f"知识库“{knowledge_base.title}”还没有文档：请管理员在 /admin 上传，"
             f"或运行 python -m ingest 文件或目录 --kb {kb}"
@@ -92,6 +95,6 @@ class Library:
         """Why the knowledge base cannot answer now, or "" when it can."""
         try:
             self.service(kb)
-        except (IndexNotFound, ManifestMismatch) as exc:
+        except (IndexNotFound, ManifestMismatch, BackendUnavailable) as exc:
             return str(exc)
         return ""

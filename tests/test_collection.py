@@ -1,13 +1,14 @@
-"""The Collection contract: what every storage backend must do, so that the
-layers above index/ can use any of them. Parametrised by backend (today the
-local FAISS + bm25s one); a new backend joins the `collection` fixture."""
+"""The Collection and Storage contract: what every backend must do, so that
+the layers above index/ can use any of them. Parametrised by backend: the
+local FAISS + bm25s one and Milvus (Milvus Lite, a real embedded Milvus); a
+new backend joins the BACKENDS list."""
 
 import numpy as np
 import pytest
 
 from index.build import update_index
 from index.collection import Manifest
-from index.local import open_collection
+from index.storage import storage_for
 from ingest.sentences import split_sentences
 from settings import SHIPPED_CORPUS, Settings
 from tests.fakes import HashingEmbedder
@@ -15,17 +16,18 @@ from tests.fakes import HashingEmbedder
 EMBEDDER = HashingEmbedder()
 
 
-def local(settings: Settings):
-    return open_collection(settings.resolved_index_dir())
+BACKENDS = ["local", "milvus"]
 
 
-@pytest.fixture(scope="module", params=[local], ids=["local"])
+def backend_settings(root, backend: str) -> Settings:
+    return Settings(data_dir=root, model="fake-hashing-embedder", backend=backend)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
 def collection(request, tmp_path_factory):
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("collection"), model="fake-hashing-embedder"
-    )
+    settings = backend_settings(tmp_path_factory.mktemp("collection"), request.param)
     update_index(settings, [SHIPPED_CORPUS], embedder=EMBEDDER, progress=False)
-    return request.param(settings)
+    return storage_for(settings).open()
 
 
 def test_manifest_and_size(collection):

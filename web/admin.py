@@ -30,7 +30,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from errors import GhqaError, InvalidInput
-from index import store
 from index.collection import IndexedFile
 from kb.documents import Documents, Upload, accept
 from kb.library import Library
@@ -191,7 +190,6 @@ def create_admin(library: Library, policy: Policy, audit: AuditLog) -> APIRouter
     @router.get("/admin/api/kbs/{kb_id}/documents")
     async def list_documents(kb_id: str) -> Response:
         kb = registry.get(kb_id)
-        index_dir = registry.index_dir(kb_id)
         try:
             built = library.manifest(kb_id).files
         except GhqaError:
@@ -214,7 +212,7 @@ def create_admin(library: Library, policy: Policy, audit: AuditLog) -> APIRouter
                 }
                 for f in built
             ]
-        report = store.read_report(index_dir)
+        report = library.storage(kb_id).read_report()
         return JSONResponse({"kb": kb.to_json(), "documents": listed, "report": report})
 
     async def read_uploads(request: Request) -> list[Upload]:

@@ -1,0 +1,668 @@
+"""The Milvus backend: passages, vectors and BM25 in Milvus (a Lite file or a
+server), behind the Collection and Storage protocols.
+
+An index is three collections, reached through aliases named after the index
+directory (data/kb/staff/index -> ghqa_kb_staff_index):
+
+    <base>             one row per passage: its text (jieba-analysed; Milvus's
+                       BM25 function fills `sparse`), `dense` vector, and the
+                       chunk's fields as scalars (organisation, title, document,
+                       source) usable in filters; the build's manifest, place
+                       spellings and report are collection properties
+    <base>_sentences   one row per sentence: chunk_id, position, vector
+    <base>_terms       one row per BM25 term: how many passages contain it
+                       (the answerability model's IDF weights; Milvus cannot
+                       be asked for a document frequency)
+
+On a Milvus server a build changes only what changed: passages removed from
+the corpus are deleted by id, new ones upserted, term counts adjusted, and the
+manifest is written last. Otherwise (a full rebuild, another model, or Milvus
+Lite, whose BM25 statistics are kept per inserted segment so that in-place
+updates would skew its ranking) the build fills a new generation of the three
+collections, kept passages' vectors copied from the live one, while questions
+are still answered from the old one, then switches the aliases: the same step
+upgrades a model in production.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import re
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+import jieba.posseg
+import numpy as np
+
+from errors import BackendUnavailable, IndexNotFound, ManifestMismatch
+from index.bm25 import tokenize
+from index.collection import Manifest
+from index.places import CJK_WORD, organisation_places, pinyin_spellings, spelled_places
+from index.storage import StoredBuild
+from index.vector_cache import STORED, Embedded
+from ingest.records import Chunk
+from settings import Settings
+
+MILVUS_FORMAT = 1
+_MANIFEST, _PLACES, _REPORT, _WRITING = (
+    "ghqa.manifest",
+    "ghqa.places",
+    "ghqa.report",
+    "ghqa.writing",
+)
+_ANALYZER = {"tokenizer": "jieba", "filter": ["lowercase"]}
+_TEXT = 65_535  # VARCHAR limit; a passage is at most a few kB
+_TERM = 256  # longer "terms" (a URL, a number run) are not counted
+_WRITE_BATCH = 256
+_CHUNK_FIELDS = ["id", "body", "document", "source", "organisation", "title", "section", "ordinal"]
+_DF_CACHE = 50_000
+
+_clients: dict[tuple, object] = {}
+_clients_lock = threading.Lock()
+
+
+def collection_base(settings: Settings) -> str:
+    """The alias naming an index directory's collections: its path under the
+    data directory, made a Milvus name (letters, digits, underscores)."""
+    index_dir = settings.resolved_index_dir().resolve()
+    try:
+        label = "_".join(index_dir.relative_to(settings.data_dir.resolve()).parts)
+    except ValueError:
+        label = "dir"
+    safe = re.sub(r"[^A-Za-z0-9_]", "_", label)[:80]
+    if safe != label or label == "dir":  # '-' and '_' would collide: keep them apart
+        safe += "_" + hashlib.sha256(str(index_dir).encode()).hexdigest()[:8]
+    return f"{settings.milvus_prefix}_{safe}"
+
+
+def is_lite(uri: str) -> bool:
+    return not uri.startswith(("http://", "https://", "tcp://", "grpc://"))
+
+
+def connect(settings: Settings):
+    """One client per Milvus address and process (a Lite file can be opened by
+    one process only); raises BackendUnavailable saying what to check."""
+    from pymilvus import MilvusClient
+
+    uri = settings.resolved_milvus_uri()
+    key = (uri, settings.milvus_token, settings.milvus_database)
+    with _clients_lock:
+        if key in _clients:
+            return _clients[key]
+        options = {"uri": uri, "timeout": 10}
+        if settings.milvus_token:
+            options["token"] = settings.milvus_token
+        if settings.milvus_database:
+            options["db_name"] = settings.milvus_database
+        if is_lite(uri):
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            # Lite has no MVCC timestamps: the iterator falls back to the
+            # client's clock (correct here) and warns on every page.
+            logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
+        try:
+            client = MilvusClient(**options)
+        except Exception as exc:  # pymilvus, grpc and milvus_lite each raise their own
+            if is_lite(uri) and _held_elsewhere(Path(uri)):
+                raise BackendUnavailable(_locked(uri)) from exc
+            raise BackendUnavailable(_unreachable(uri, exc)) from exc
+        _clients[key] = client
+        return client
+
+
+def _forget_client(settings: Settings) -> None:
+    """After a failed call: the next one connects again (a restarted server)."""
+    key = (settings.resolved_milvus_uri(), settings.milvus_token, settings.milvus_database)
+    with _clients_lock:
+        _clients.pop(key, None)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300]
+
+
+def _is_connection_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return any(w in text for w in ("connect", "unavailable", "deadline", "timeout", "closed"))
+
+
+def _held_elsewhere(database: Path) -> bool:
+    """Whether another process holds the Lite database's lock (pymilvus
+    reports only that opening failed)."""
+    lock = database / "LOCK"
+    if not lock.exists():
+        return False
+    with lock.open("a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    return False
+
+
+def _locked(uri: str) -> str:
+    return (
+        f"Milvus Lite 数据库 {uri} 正被另一个进程使用（例如正在运行的 app.py）："
+        "先停止它再建索引，或让多个进程共用一台 Milvus 服务器（GHQA_MILVUS_URI=http://主机:19530）。"
+    )
+
+
+def _unreachable(uri: str, exc: BaseException) -> str:
+    detail = _one_line(exc)
+    return (
+        f"无法连接 Milvus（{uri}）：{detail}。请确认 Milvus 正在运行，"
+        "且 GHQA_MILVUS_URI / GHQA_MILVUS_TOKEN 设置正确。"
+    )
+
+
+class _Calls:
+    """Every Milvus call goes through here, so a server going away becomes a
+    BackendUnavailable with a clear message and the next call reconnects."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.uri = settings.resolved_milvus_uri()
+
+    @property
+    def client(self):
+        return connect(self.settings)
+
+    @contextmanager
+    def guarded(self) -> Iterator[None]:
+        from pymilvus.exceptions import MilvusException
+
+        try:
+            yield
+        except MilvusException as exc:
+            if not _is_connection_error(exc):
+                raise BackendUnavailable(
+                    f"Milvus（{self.uri}）拒绝了请求：{_one_line(exc)}。"
+                    "如果索引是旧版本建的，请重新建索引（加 --rebuild）。"
+                ) from exc
+            _forget_client(self.settings)
+            raise BackendUnavailable(_unreachable(self.uri, exc)) from exc
+        except (ConnectionError, OSError) as exc:
+            _forget_client(self.settings)
+            raise BackendUnavailable(_unreachable(self.uri, exc)) from exc
+        except Exception as exc:
+            if type(exc).__module__.startswith("grpc"):
+                _forget_client(self.settings)
+                raise BackendUnavailable(_unreachable(self.uri, exc)) from exc
+            raise
+
+
+class _Names:
+    def __init__(self, base: str, generation: str | None = None) -> None:
+        stem = f"{base}_g{generation}" if generation else base
+        self.chunks = stem
+        self.sentences = f"{stem}_sentences"
+        self.terms = f"{stem}_terms"
+
+    def all(self) -> tuple[str, str, str]:
+        return self.chunks, self.sentences, self.terms
+
+
+def _literal(value: str) -> str:
+    """A Milvus string literal (Milvus Lite has no filter parameters)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _to_chunk(row: Mapping) -> Chunk:
+    return Chunk(
+        id=row["id"],
+        text=row["body"],
+        document=row["document"],
+        source=row["source"],
+        organisation=row["organisation"],
+        title=row["title"],
+        section=int(row["section"]),
+        ordinal=int(row["ordinal"]),
+    )
+
+
+class MilvusCollection:
+    def __init__(self, calls: _Calls, names: _Names, manifest: dict, places: dict) -> None:
+        self._calls = calls
+        self._names = names
+        self._aliases = places
+        self.manifest = Manifest.from_json(manifest)
+        self.doc_freq = lru_cache(maxsize=_DF_CACHE)(self._doc_freq)
+
+    def __len__(self) -> int:
+        return self.manifest.chunks
+
+    def search_dense(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
+        with self._calls.guarded():
+            found = self._calls.client.search(
+                self._names.chunks,
+                data=[np.asarray(vector, np.float32).tolist()],
+                anns_field="dense",
+                limit=n,
+                output_fields=["id"],
+                search_params={"metric_type": "IP"},
+            )
+        return [(hit["id"], float(hit["distance"])) for hit in found[0]]
+
+    def search_lexical(self, text: str, n: int) -> list[tuple[str, float]]:
+        # The question's content words (stop words dropped, pinyin place names
+        # spelled in Chinese) go to Milvus's own analyser and BM25.
+        terms = tokenize(text) + spelled_places(text, self._aliases)
+        if not terms:
+            return []
+        with self._calls.guarded():
+            found = self._calls.client.search(
+                self._names.chunks,
+                data=[" ".join(terms)],
+                anns_field="sparse",
+                limit=n,
+                output_fields=["id"],
+                search_params={"metric_type": "BM25"},
+            )
+        # Milvus Lite reports BM25 scores negated (as distances); a server, as is.
+        return [(hit["id"], abs(float(hit["distance"]))) for hit in found[0]]
+
+    def get(self, chunk_ids: list[str]) -> list[Chunk]:
+        rows = self._rows(chunk_ids, _CHUNK_FIELDS)
+        return [_to_chunk(rows[i]) for i in chunk_ids]
+
+    def similarity(self, vector: np.ndarray, chunk_ids: list[str]) -> list[float]:
+        if not chunk_ids:
+            return []
+        rows = self._rows(chunk_ids, ["id", "dense"])
+        return [float(np.asarray(rows[i]["dense"], np.float32) @ vector) for i in chunk_ids]
+
+    def sentence_vectors(self, chunk_id: str) -> np.ndarray:
+        with self._calls.guarded():
+            rows = self._calls.client.query(
+                self._names.sentences,
+                filter=f"chunk_id == {_literal(chunk_id)}",
+                output_fields=["position", "vector"],
+            )
+        rows.sort(key=lambda r: r["position"])
+        dim = self.manifest.dim
+        return np.asarray([r["vector"] for r in rows], np.float32).reshape(-1, dim)
+
+    def _doc_freq(self, term: str) -> int:
+        if not term or len(term.encode()) > _TERM:
+            return 0
+        with self._calls.guarded():
+            rows = self._calls.client.get(self._names.terms, ids=[term], output_fields=["df"])
+        return int(rows[0]["df"]) if rows else 0
+
+    def places(self) -> frozenset[str]:
+        return frozenset(p for names in self._aliases.values() for p in names)
+
+    def chunks(self) -> list[Chunk]:
+        rows = _scan(self._calls, self._names.chunks, _CHUNK_FIELDS)
+        return sorted(map(_to_chunk, rows), key=lambda c: (c.source, c.section, c.ordinal))
+
+    def _rows(self, chunk_ids: list[str], fields: list[str]) -> dict[str, Mapping]:
+        with self._calls.guarded():
+            rows = self._calls.client.get(self._names.chunks, ids=chunk_ids, output_fields=fields)
+        return {r["id"]: r for r in rows}
+
+
+def _scan(calls: _Calls, collection: str, fields: list[str], where: str = "") -> list[dict]:
+    """Every row (or every row matching `where`), a page at a time."""
+    with calls.guarded():
+        pages = calls.client.query_iterator(
+            collection, batch_size=2000, filter=where, output_fields=fields
+        )
+        rows: list[dict] = []
+        while page := pages.next():
+            rows.extend(page)
+        pages.close()
+    return rows
+
+
+class MilvusStorage:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._calls = _Calls(settings)
+        self._base = collection_base(settings)
+        self.names = _Names(self._base)
+        self.where = f"Milvus {self._calls.uri} 中的集合 {self._base}"
+        self.rebuild_hint = (
+            f"GHQA_BACKEND=milvus python -m ingest --index-dir {settings.resolved_index_dir()}"
+        )
+
+    # -- reading ----------------------------------------------------------
+
+    def _properties(self) -> dict:
+        with self._calls.guarded():
+            if not self._calls.client.has_collection(self.names.chunks):
+                return {}
+            return self._calls.client.describe_collection(self.names.chunks).get("properties", {})
+
+    def read_manifest(self) -> dict:
+        hint = self.rebuild_hint
+        raw = self._properties().get(_MANIFEST)
+        if not raw:
+            raise IndexNotFound(f"{self.where} 中还没有索引。请先建索引：{hint}")
+        manifest = json.loads(raw)
+        if manifest.get("format_version") != MILVUS_FORMAT:
+            raise ManifestMismatch(
+                f"{self.where} 的索引格式版本是 {manifest.get('format_version')}，"
+                f"本程序需要 {MILVUS_FORMAT}。请重新建索引：{hint} --rebuild"
+            )
+        return manifest
+
+    def current_build(self) -> str | None:
+        try:
+            return self.read_manifest()["build"]
+        except IndexNotFound:
+            return None
+
+    def open(self) -> MilvusCollection:
+        properties = self._properties()
+        manifest = self.read_manifest()
+        with self._calls.guarded():
+            for name in self.names.all():
+                self._calls.client.load_collection(name)
+        places = json.loads(properties.get(_PLACES, "{}"))
+        return MilvusCollection(self._calls, self.names, manifest, places)
+
+    def load_previous(self) -> StoredBuild:
+        manifest = self.read_manifest()
+        rows = _scan(self._calls, self.names.chunks, _CHUNK_FIELDS)
+        chunks = sorted(map(_to_chunk, rows), key=lambda c: (c.source, c.section, c.ordinal))
+        return StoredBuild(manifest, chunks, {c.id: STORED for c in chunks})
+
+    def read_report(self) -> dict | None:
+        raw = self._properties().get(_REPORT)
+        return json.loads(raw) if raw else None
+
+    def problem(self) -> str:
+        try:
+            with self._calls.guarded():
+                self._calls.client.list_collections()
+        except BackendUnavailable as exc:
+            return str(exc)
+        return ""
+
+    # -- writing ----------------------------------------------------------
+
+    def write(self, manifest: dict, chunks: list[Chunk], embedded: Mapping[str, Embedded]) -> None:
+        manifest["format_version"] = MILVUS_FORMAT
+        manifest["build"] = uuid.uuid4().hex
+        manifest["dense"]["kind"] = self._index_type()
+        kept = [c.id for c in chunks if embedded[c.id] is STORED]
+        if kept and self._in_place():
+            self._update(manifest, chunks, embedded)
+        else:
+            copied = self._stored_vectors(kept) if kept else {}
+            self._replace(manifest, chunks, {**embedded, **copied})
+
+    def _in_place(self) -> bool:
+        if self._settings.milvus_in_place is not None:
+            return self._settings.milvus_in_place
+        return not is_lite(self._calls.uri)
+
+    def _stored_vectors(self, chunk_ids: list[str]) -> dict[str, Embedded]:
+        """Kept passages' vectors, read back from the live index (for a copy)."""
+        names, dim = self._physical(), self.read_manifest()["model"]["dim"]
+        found: dict[str, Embedded] = {}
+        with self._calls.guarded():
+            for batch in _batched(chunk_ids, _WRITE_BATCH):
+                rows = self._calls.client.get(names.chunks, ids=batch, output_fields=["dense"])
+                ids = ", ".join(_literal(i) for i in batch)
+                sentences = self._calls.client.query(
+                    names.sentences,
+                    filter=f"chunk_id in [{ids}]",
+                    output_fields=["chunk_id", "position", "vector"],
+                )
+                by_chunk: dict[str, list] = {}
+                for r in sorted(sentences, key=lambda r: r["position"]):
+                    by_chunk.setdefault(r["chunk_id"], []).append(r["vector"])
+                for r in rows:
+                    vectors = np.asarray(by_chunk.get(r["id"], []), np.float32).reshape(-1, dim)
+                    found[r["id"]] = Embedded(np.asarray(r["dense"], np.float32), vectors)
+        missing = set(chunk_ids) - set(found)
+        if missing:
+            raise ManifestMismatch(
+                f"{self.where} 缺少 {len(missing)} 个段落的向量（上次写入可能被中断）。"
+                f"请重新建索引：{self.rebuild_hint} --rebuild"
+            )
+        return found
+
+    def _update(self, manifest: dict, chunks: list[Chunk], embedded: Mapping[str, Embedded]):
+        client = self._calls.client
+        names = self._physical()
+        with self._calls.guarded():
+            # Term counts are only trusted when the last write finished.
+            recount = _WRITING in self._properties()
+            client.alter_collection_properties(names.chunks, properties={_WRITING: "1"})
+            stored = {
+                r["id"]: _to_chunk(r) for r in _scan(self._calls, names.chunks, _CHUNK_FIELDS)
+            }
+            current = {c.id for c in chunks}
+            gone = [stored[i] for i in stored if i not in current]
+            new = [c for c in chunks if c.id not in stored]
+            for batch in _batched([c.id for c in gone], _WRITE_BATCH):
+                client.delete(names.chunks, ids=batch)
+                ids = ", ".join(_literal(i) for i in batch)
+                client.delete(names.sentences, filter=f"chunk_id in [{ids}]")
+            self._insert(names, new, embedded, manifest["model"]["dim"])
+            if recount:
+                client.delete(names.terms, filter='term != ""')
+                self._count_terms(names, Counter(_terms_of(chunks)))
+            else:
+                delta = Counter(_terms_of(new))
+                delta.subtract(Counter(_terms_of(gone)))
+                self._count_terms(names, delta)
+            self._finish(names, manifest, chunks)
+
+    def _replace(self, manifest: dict, chunks: list[Chunk], embedded: Mapping[str, Embedded]):
+        """A new generation beside the live one; aliases switch when it is complete."""
+        client = self._calls.client
+        names = _Names(self._base, uuid.uuid4().hex[:8])
+        old = self._physical() if self._live() else None
+        with self._calls.guarded():
+            self._create(names, manifest["model"]["dim"])
+            self._insert(names, chunks, embedded, manifest["model"]["dim"])
+            self._count_terms(names, Counter(_terms_of(chunks)))
+            self._finish(names, manifest, chunks)
+            for alias, target in zip(self.names.all(), names.all(), strict=True):
+                if old:
+                    client.alter_alias(target, alias)
+                else:
+                    client.create_alias(target, alias)
+            for name in old.all() if old else ():
+                client.drop_collection(name)
+
+    def _finish(self, names: _Names, manifest: dict, chunks: list[Chunk]) -> None:
+        """Place spellings, then the manifest: the write is complete."""
+        client = self._calls.client
+        words = _scan(self._calls, names.terms, ["term"], where="place == true")
+        places = {w["term"] for w in words}
+        places |= organisation_places({c.organisation for c in chunks if c.organisation})
+        client.flush(names.chunks)
+        client.flush(names.sentences)
+        client.flush(names.terms)
+        properties = {
+            _PLACES: json.dumps(pinyin_spellings(places), ensure_ascii=False),
+            _MANIFEST: json.dumps(manifest, ensure_ascii=False),
+        }
+        client.alter_collection_properties(names.chunks, properties=properties)
+        client.drop_collection_properties(names.chunks, property_keys=[_WRITING])
+
+    def _create(self, names: _Names, dim: int) -> None:
+        from pymilvus import DataType, Function, FunctionType
+
+        client = self._calls.client
+        schema = client.create_schema(auto_id=False)
+        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
+        schema.add_field(
+            "text",
+            DataType.VARCHAR,
+            max_length=_TEXT,
+            enable_analyzer=True,
+            analyzer_params=_ANALYZER,
+        )
+        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
+        schema.add_field("body", DataType.VARCHAR, max_length=_TEXT)
+        for name in ("document", "source", "organisation", "title"):
+            schema.add_field(name, DataType.VARCHAR, max_length=_TEXT)
+        schema.add_field("section", DataType.INT64)
+        schema.add_field("ordinal", DataType.INT64)
+        schema.add_function(
+            Function(
+                name="bm25",
+                function_type=FunctionType.BM25,
+                input_field_names=["text"],
+                output_field_names=["sparse"],
+            )
+        )
+        index = client.prepare_index_params()
+        index.add_index("dense", **self._dense_index())
+        index.add_index(
+            "sparse",
+            index_type="SPARSE_INVERTED_INDEX",
+            metric_type="BM25",
+            params={"bm25_k1": self._settings.bm25_k1, "bm25_b": self._settings.bm25_b},
+        )
+        client.create_collection(
+            names.chunks, schema=schema, index_params=index, consistency_level="Strong"
+        )
+
+        schema = client.create_schema(auto_id=False)
+        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=80)
+        schema.add_field("chunk_id", DataType.VARCHAR, max_length=64)
+        schema.add_field("position", DataType.INT64)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+        index = client.prepare_index_params()
+        index.add_index("vector", index_type="FLAT", metric_type="IP")
+        index.add_index("chunk_id", index_type="INVERTED")
+        client.create_collection(
+            names.sentences, schema=schema, index_params=index, consistency_level="Strong"
+        )
+
+        # Milvus wants a vector field in every collection; this one is never searched.
+        schema = client.create_schema(auto_id=False)
+        schema.add_field("term", DataType.VARCHAR, is_primary=True, max_length=_TERM)
+        schema.add_field("df", DataType.INT64)
+        schema.add_field("place", DataType.BOOL)
+        schema.add_field("unused", DataType.FLOAT_VECTOR, dim=2)
+        index = client.prepare_index_params()
+        index.add_index("unused", index_type="FLAT", metric_type="IP")
+        client.create_collection(
+            names.terms, schema=schema, index_params=index, consistency_level="Strong"
+        )
+
+    def _insert(
+        self, names: _Names, chunks: list[Chunk], embedded: Mapping[str, Embedded], dim: int
+    ) -> None:
+        client = self._calls.client
+        for batch in _batched(chunks, _WRITE_BATCH):
+            rows, sentences = [], []
+            for c in batch:
+                vectors = embedded[c.id]
+                rows.append(
+                    {
+                        "id": c.id,
+                        "text": c.index_text,
+                        "dense": np.asarray(vectors.vector, np.float32).tolist(),
+                        "body": c.text,
+                        "document": c.document,
+                        "source": c.source,
+                        "organisation": c.organisation,
+                        "title": c.title,
+                        "section": c.section,
+                        "ordinal": c.ordinal,
+                    }
+                )
+                for i, v in enumerate(np.asarray(vectors.sentences, np.float32).reshape(-1, dim)):
+                    sentences.append(
+                        {"id": f"{c.id}:{i}", "chunk_id": c.id, "position": i, "vector": v.tolist()}
+                    )
+            client.upsert(names.chunks, rows)
+            for part in _batched(sentences, _WRITE_BATCH * 4):
+                client.upsert(names.sentences, part)
+
+    def _count_terms(self, names: _Names, delta: Counter) -> None:
+        """Add `delta` to the stored counts; terms no passage uses any more go."""
+        client = self._calls.client
+        tags = jieba.posseg.dt.word_tag_tab
+        for batch in _batched([t for t, d in delta.items() if d], 1000):
+            stored = client.get(names.terms, ids=batch, output_fields=["df"])
+            counts = {r["term"]: int(r["df"]) for r in stored}
+            keep, drop = [], []
+            for term in batch:
+                df = counts.get(term, 0) + delta[term]
+                if df > 0:
+                    place = tags.get(term) == "ns" and bool(CJK_WORD.match(term))
+                    keep.append({"term": term, "df": df, "place": place, "unused": [0.0, 0.0]})
+                elif term in counts:
+                    drop.append(term)
+            if keep:
+                client.upsert(names.terms, keep)
+            if drop:
+                client.delete(names.terms, ids=drop)
+
+    def _live(self) -> bool:
+        with self._calls.guarded():
+            return self._calls.client.has_collection(self.names.chunks)
+
+    def _physical(self) -> _Names:
+        """The generation the aliases point at now (writes go to it by name)."""
+        with self._calls.guarded():
+            target = self._calls.client.describe_alias(self.names.chunks)["collection_name"]
+        names = _Names(self._base)
+        names.chunks, names.sentences, names.terms = (
+            target,
+            f"{target}_sentences",
+            f"{target}_terms",
+        )
+        return names
+
+    def _index_type(self) -> str:
+        return self._dense_index()["index_type"]
+
+    def _dense_index(self) -> dict:
+        # Lite searches exactly; a server gets HNSW (eval.bench measures its recall).
+        if is_lite(self._calls.uri):
+            return {"index_type": "FLAT", "metric_type": "IP"}
+        return {
+            "index_type": "HNSW",
+            "metric_type": "IP",
+            "params": {"M": 16, "efConstruction": 200},
+        }
+
+    def remove(self) -> None:
+        if not self._live():
+            return
+        names = self._physical()
+        with self._calls.guarded():
+            for alias in self.names.all():
+                self._calls.client.drop_alias(alias)
+            for name in names.all():
+                self._calls.client.drop_collection(name)
+
+    def write_report(self, report: dict) -> None:
+        if not self._live():
+            return  # no index to report on (its last document was removed)
+        with self._calls.guarded():
+            self._calls.client.alter_collection_properties(
+                self._physical().chunks,
+                properties={_REPORT: json.dumps(report, ensure_ascii=False)},
+            )
+
+
+def _terms_of(chunks: Iterable[Chunk]) -> Iterator[str]:
+    """Each passage's distinct BM25 terms (a term's count is its document frequency)."""
+    for chunk in chunks:
+        yield from {t for t in tokenize(chunk.index_text) if len(t.encode()) <= _TERM}
+
+
+def _batched(items: list, n: int) -> Iterator[list]:
+    for start in range(0, len(items), n):
+        yield items[start : start + n]

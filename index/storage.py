@@ -1,0 +1,74 @@
+"""Where a build is kept: the write side of an index and its manifest, behind
+one small protocol with a backend per engine (settings.backend).
+
+    local   index/local.py   FAISS + bm25s files in the index directory
+    milvus  index/milvus.py  collections in Milvus (Lite file or server)
+
+Readers open a `Collection` (index/collection.py) from it; the build
+(index/build.py) hands it the passages of the new build, and each backend
+writes what it needs: the local one a complete new build beside the old, the
+Milvus one only the passages that were added or removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from index.collection import Collection
+from index.vector_cache import Embedded
+from ingest.records import Chunk
+from settings import Settings
+
+
+@dataclass(frozen=True)
+class StoredBuild:
+    """What a new build may reuse from the current one."""
+
+    manifest: dict
+    chunks: list[Chunk]
+    # Vectors by chunk id; `vector_cache.STORED` where the backend keeps them
+    # itself and a kept passage needs no vector to be written again.
+    embedded: Mapping[str, Embedded]
+
+
+class Storage(Protocol):
+    where: str  # for messages: the index directory, or the Milvus collection
+    rebuild_hint: str  # the command that (re)builds it
+
+    def read_manifest(self) -> dict:
+        """The current build's manifest; raises IndexNotFound, ManifestMismatch
+        or BackendUnavailable, each saying what to do."""
+
+    def current_build(self) -> str | None:
+        """Names the current build; changes with every write (None: no index)."""
+
+    def open(self) -> Collection: ...
+
+    def load_previous(self) -> StoredBuild:
+        """The current build for reuse; raises as read_manifest does."""
+
+    def write(self, manifest: dict, chunks: list[Chunk], embedded: Mapping[str, Embedded]) -> None:
+        """Make `chunks` (with `manifest`) the current build."""
+
+    def remove(self) -> None:
+        """Drop the index (its last document was removed)."""
+
+    def write_report(self, report: dict) -> None: ...
+
+    def read_report(self) -> dict | None: ...
+
+    def problem(self) -> str:
+        """Why the backend cannot be reached now, or "" when it can."""
+
+
+def storage_for(settings: Settings) -> Storage:
+    """The configured backend's storage for settings.index_dir's index."""
+    if settings.backend == "milvus":
+        from index.milvus import MilvusStorage
+
+        return MilvusStorage(settings)
+    from index.local import LocalStorage
+
+    return LocalStorage(settings)

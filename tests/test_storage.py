@@ -1,0 +1,217 @@
+"""Writing an index, for every backend: an update changes only the passages
+that changed, statistics stay those of a fresh build, and removal empties it.
+Milvus runs as Milvus Lite (the real engine, embedded); the server-only part
+(an unreachable address) is checked against a closed port."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from errors import BackendUnavailable, IndexNotFound
+from index.build import update_index
+from index.milvus import MilvusStorage, collection_base
+from index.storage import storage_for
+from ingest.sentences import split_sentences
+from settings import SHIPPED_CORPUS, Settings
+from tests.fakes import HashingEmbedder
+from tests.test_collection import BACKENDS, backend_settings
+
+CASE = SHIPPED_CORPUS / "acftu_innovation_cases_2024.txt"
+EXTRA = """# 测试市总工会：夜校课堂
+
+测试市总工会开办职工夜校，开设茶艺、电工和直播带货课程，一年培训职工 4321 人次。
+夜校课程由工会会员免费报名，学员结业后可参加技能等级认定。
+"""
+EDITED = EXTRA.replace("4321", "5678")
+
+
+def build(settings: Settings, *paths, embedder=None, **options):
+    embedder = embedder or HashingEmbedder()
+    report = update_index(settings, list(paths), embedder=embedder, progress=False, **options)
+    return report, embedder
+
+
+def frequencies(collection, terms=("工会", "夜校", "职工", "调解", "茶艺")) -> dict:
+    return {t: collection.doc_freq(t) for t in terms}
+
+
+@pytest.fixture(params=BACKENDS)
+def settings(request, tmp_path) -> Settings:
+    return backend_settings(tmp_path / "data", request.param)
+
+
+def test_an_update_embeds_and_writes_only_the_changed_passages(settings, tmp_path):
+    extra = tmp_path / "extra.md"
+    extra.write_text(EXTRA, encoding="utf-8")
+    build(settings, CASE, extra)
+    storage = storage_for(settings)
+    first = storage.current_build()
+    before = storage.open()
+    assert frequencies(before)["茶艺"] == 1
+
+    extra.write_text(EDITED, encoding="utf-8")
+    report, embedder = build(settings, CASE, extra)
+    assert report.changed == [str(extra)] and report.embedded == len(embedder.embedded) <= 2
+    after = storage.open()
+    assert storage.current_build() != first
+    assert len(after) == len(before)
+    hits = after.get([cid for cid, _ in after.search_lexical("夜校培训职工多少人次", 3)])
+    assert "5678" in hits[0].text and all("4321" not in h.text for h in hits)
+
+    # The same statistics as a fresh build of the same files.
+    fresh = backend_settings(tmp_path / "fresh", settings.backend)
+    build(fresh, CASE, extra)
+    assert frequencies(after) == frequencies(storage_for(fresh).open())
+    assert after.places() == storage_for(fresh).open().places()
+
+    report, _ = build(settings, CASE)  # the extra file is gone
+    gone = storage.open()
+    assert report.removed == [str(extra)] and report.embedded == 0
+    assert frequencies(gone)["茶艺"] == 0 and len(gone) == 36
+    assert gone.search_lexical("茶艺 夜校", 5) == []
+
+
+def test_removing_the_index_and_reading_a_missing_one(settings):
+    storage = storage_for(settings)
+    assert storage.current_build() is None
+    with pytest.raises(IndexNotFound, match="python -m ingest"):
+        storage.read_manifest()
+    build(settings, CASE)
+    storage.write_report({"files": 1})
+    assert storage.read_report() == {"files": 1} and storage.problem() == ""
+    storage.remove()
+    assert storage.current_build() is None
+    with pytest.raises(IndexNotFound):
+        storage.open()
+
+
+def in_place(root) -> Settings:
+    """Per-passage upserts and deletes, as on a Milvus server (Lite writes copies)."""
+    return backend_settings(root, "milvus").model_copy(update={"milvus_in_place": True})
+
+
+def test_milvus_in_place_updates_touch_only_changed_passages(tmp_path):
+    settings = in_place(tmp_path / "data")
+    build(settings, CASE)
+    storage = MilvusStorage(settings)
+    live = storage._physical().chunks
+    before = {c.id for c in storage.open().chunks()}
+    extra = tmp_path / "extra.md"
+    extra.write_text(EXTRA, encoding="utf-8")
+    build(settings, CASE, extra)
+    assert storage._physical().chunks == live  # no copy: the same collections
+    after = storage.open()
+    added = {c.id for c in after.chunks()} - before
+    assert len(added) == 1 and before < {c.id for c in after.chunks()}
+    fresh = backend_settings(tmp_path / "fresh", "milvus")
+    build(fresh, CASE, extra)
+    assert frequencies(after) == frequencies(storage_for(fresh).open())
+    assert after.places() == storage_for(fresh).open().places()
+    (new,) = after.get(list(added))
+    assert len(after.sentence_vectors(new.id)) == len(split_sentences(new.text)) > 1
+
+    build(settings, CASE)
+    assert {c.id for c in storage.open().chunks()} == before
+    alone = backend_settings(tmp_path / "alone", "milvus")
+    build(alone, CASE)
+    assert frequencies(storage.open()) == frequencies(storage_for(alone).open())
+    assert frequencies(storage.open())["茶艺"] == 0
+
+
+def test_milvus_lite_writes_a_new_generation_each_time(tmp_path):
+    settings = backend_settings(tmp_path / "data", "milvus")
+    build(settings, CASE)
+    storage = MilvusStorage(settings)
+    first = storage._physical().chunks
+    extra = tmp_path / "extra.md"
+    extra.write_text(EXTRA, encoding="utf-8")
+    report, embedder = build(settings, CASE, extra)
+    second = storage._physical().chunks
+    client = storage._calls.client
+    assert second != first and not client.has_collection(first)  # old generation dropped
+    assert report.embedded == 1 and len(storage.open()) == 37  # kept vectors were copied
+    kept = storage.open().chunks()[0]
+    assert len(storage.open().sentence_vectors(kept.id)) > 0
+
+
+def test_milvus_lite_bm25_statistics_are_per_segment(tmp_path):
+    """Why Lite writes copies: a passage upserted later is scored with its own
+    segment's statistics. If this starts failing, Lite has fixed it and
+    in-place updates can become its default too."""
+    settings = in_place(tmp_path / "data")
+    extra = tmp_path / "extra.md"
+    extra.write_text(EXTRA, encoding="utf-8")
+    build(settings, CASE, extra)
+    together = dict(storage_for(settings).open().search_lexical("茶艺", 1))
+    build(settings, CASE)
+    build(settings, CASE, extra)
+    later = dict(storage_for(settings).open().search_lexical("茶艺", 1))
+    assert list(together) == list(later)
+    assert list(later.values())[0] < list(together.values())[0] / 3
+
+
+def test_milvus_recounts_terms_after_an_interrupted_write(tmp_path):
+    settings = in_place(tmp_path / "data")
+    build(settings, CASE)
+    storage = MilvusStorage(settings)
+    names = storage._physical()
+    client = storage._calls.client
+    # A write killed between its passages and its term counts leaves this mark
+    # and wrong counts behind.
+    client.alter_collection_properties(names.chunks, properties={"ghqa.writing": "1"})
+    client.upsert(names.terms, [{"term": "工会", "df": 999, "place": False, "unused": [0, 0]}])
+    extra = tmp_path / "extra.md"
+    extra.write_text(EXTRA, encoding="utf-8")
+    build(settings, CASE, extra)
+    fresh = backend_settings(tmp_path / "fresh", "milvus")
+    build(fresh, CASE, extra)
+    assert frequencies(storage.open()) == frequencies(storage_for(fresh).open())
+
+
+def test_collection_names_are_milvus_names_and_do_not_collide(tmp_path):
+    def base(index_dir):
+        return collection_base(Settings(data_dir=tmp_path, index_dir=index_dir))
+
+    assert base(tmp_path / "index") == "ghqa_index"
+    assert base(tmp_path / "kb" / "staff" / "index") == "ghqa_kb_staff_index"
+    a, b = base(tmp_path / "kb" / "a-b" / "index"), base(tmp_path / "kb" / "a_b" / "index")
+    assert a != b and a.replace("_", "").isalnum()
+    assert base(tmp_path.parent / "elsewhere").startswith("ghqa_dir_")
+
+
+def test_an_unreachable_milvus_server_is_a_clear_error(tmp_path):
+    settings = Settings(
+        data_dir=tmp_path, backend="milvus", milvus_uri="http://127.0.0.1:9", model="x"
+    )
+    storage = storage_for(settings)
+    assert "无法连接 Milvus（http://127.0.0.1:9）" in storage.problem()
+    with pytest.raises(BackendUnavailable, match="GHQA_MILVUS_URI"):
+        storage.read_manifest()
+
+
+def test_a_lite_file_held_by_another_process_is_a_clear_error(tmp_path):
+    settings = backend_settings(tmp_path / "data", "milvus")
+    settings.data_dir.mkdir()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pymilvus import MilvusClient; "
+            f"MilvusClient({settings.resolved_milvus_uri()!r}); print('open', flush=True); "
+            "sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        with pytest.raises(BackendUnavailable, match="正被另一个进程使用"):
+            storage_for(settings).read_manifest()
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
