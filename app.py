@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from answer.records import Answer
 from answer.service import EMPTY_PROMPT, AnswerService
 from errors import (
+    BackendUnavailable,
     EmptyQuestion,
     GhqaError,
     IndexBusy,
@@ -119,6 +120,10 @@ def caller_in(request: gr.Request, policy: Policy) -> Caller:
     return policy.identify(headers, request.client.host if request.client else "unknown")
 
 
+# Why a knowledge base cannot answer now: said to the user, never a traceback.
+UNAVAILABLE = (IndexNotFound, ManifestMismatch, BackendUnavailable)
+
+
 def create_app(library: Library, policy: Policy) -> gr.Blocks:
     feedback = Feedback(library.settings)
 
@@ -134,7 +139,7 @@ def create_app(library: Library, policy: Policy) -> gr.Blocks:
         try:
             kb = policy.knowledge_base(caller_in(request, policy), kb_id or None)
             service = library.service(kb.id)
-        except (Denied, IndexNotFound, ManifestMismatch) as exc:
+        except (Denied, *UNAVAILABLE) as exc:
             text = exc.message if isinstance(exc, Denied) else str(exc)
             history[-1] = {"role": "assistant", "content": escape(text)}
             yield history, render_sources(None), "", turns
@@ -184,7 +189,10 @@ def create_app(library: Library, policy: Policy) -> gr.Blocks:
             who = f"已登录：{escape(caller.name)}{admin} · [退出登录](/admin/logout)"
         else:
             who = "[登录](/admin/login?next=/)后可查看内部知识库。"
-        return selector, who
+        # Said on every page load, so a backend that comes back clears it.
+        problem = library.problem(choices[0][1]) if choices else ""
+        status = f"⚠️ 暂时无法回答：{escape(problem)}" if problem else ""
+        return selector, who, gr.update(value=status, visible=bool(problem))
 
     with gr.Blocks(title=TITLE, analytics_enabled=False, fill_height=True) as demo:
         turns = gr.State([])
@@ -192,6 +200,7 @@ def create_app(library: Library, policy: Policy) -> gr.Blocks:
             f"# {TITLE}\n根据工会创新案例资料回答问题，并给出原文出处。资料中没有的内容会如实说明。"
         )
         who = gr.Markdown("", elem_id="who")
+        status = gr.Markdown("", elem_id="status", visible=False)
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
                 kb_choice = gr.Dropdown(
@@ -234,7 +243,7 @@ def create_app(library: Library, policy: Policy) -> gr.Blocks:
         chatbot.like(on_like, [turns], None)
         chatbot.clear(lambda: (render_sources(None), []), None, [sources, turns])
         kb_choice.change(lambda: ([], render_sources(None), []), None, [chatbot, sources, turns])
-        demo.load(visitor, None, [kb_choice, who])
+        demo.load(visitor, None, [kb_choice, who, status])
     demo.queue(default_concurrency_limit=library.settings.concurrency)
     return demo
 
@@ -248,12 +257,16 @@ def public_examples(library: Library) -> tuple[str, list[str]]:
             continue
         try:
             return kb.title, example_questions(library.service(kb.id), library.settings)
-        except (IndexNotFound, ManifestMismatch):
+        except UNAVAILABLE:
             continue
     return "", []
 
 
-ERRORS = {KbNotFound: (404, "kb_not_found"), IndexBusy: (409, "busy")}
+ERRORS = {
+    KbNotFound: (404, "kb_not_found"),
+    IndexBusy: (409, "busy"),
+    BackendUnavailable: (503, "backend_unavailable"),
+}
 
 
 def create_server(library: Library, policy: Policy | None = None):

@@ -50,6 +50,7 @@ _POOL_MIN_FILES = 8  # fewer changed files are read in this process: no start-up
 @dataclass
 class BuildReport:
     index_dir: Path | None = None
+    where: str = ""  # where the index is kept, for messages (storage.where)
     files: int = 0
     files_total: int = 0  # found in the given paths (progress: how many are read)
     to_embed: int = 0  # passages found so far that need the model (progress)
@@ -110,6 +111,7 @@ def update_index(
     files = collect_files(paths)
     report = report or BuildReport()
     report.index_dir = settings.resolved_index_dir()
+    report.where = storage_for(settings).where
     report.files_total = len(files)
     shown = {p.resolve(): n for p, n in (names or {}).items()}
     with store.build_lock(settings.resolved_index_dir()):

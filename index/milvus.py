@@ -102,11 +102,12 @@ def connect(settings: Settings):
             options["token"] = settings.milvus_token
         if settings.milvus_database:
             options["db_name"] = settings.milvus_database
+        # pymilvus logs every failed call with its traceback (and, on Lite, that
+        # it has no MVCC timestamps for iterators, on every page): the one-line
+        # BackendUnavailable raised here says it once, where the caller can act.
+        logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
         if is_lite(uri):
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-            # Lite has no MVCC timestamps: the iterator falls back to the
-            # client's clock (correct here) and warns on every page.
-            logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
         try:
             client = MilvusClient(**options)
         except Exception as exc:  # pymilvus, grpc and milvus_lite each raise their own
@@ -240,8 +241,8 @@ class MilvusCollection:
         return self.manifest.chunks
 
     def search_dense(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
-        with self._calls.guarded():
-            found = self._calls.client.search(
+        found = self._do(
+            lambda client: client.search(
                 self._names.chunks,
                 data=[np.asarray(vector, np.float32).tolist()],
                 anns_field="dense",
@@ -249,6 +250,7 @@ class MilvusCollection:
                 output_fields=["id"],
                 search_params={"metric_type": "IP"},
             )
+        )
         return [(hit["id"], float(hit["distance"])) for hit in found[0]]
 
     def search_lexical(self, text: str, n: int) -> list[tuple[str, float]]:
@@ -257,8 +259,8 @@ class MilvusCollection:
         terms = tokenize(text) + spelled_places(text, self._aliases)
         if not terms:
             return []
-        with self._calls.guarded():
-            found = self._calls.client.search(
+        found = self._do(
+            lambda client: client.search(
                 self._names.chunks,
                 data=[" ".join(terms)],
                 anns_field="sparse",
@@ -266,6 +268,7 @@ class MilvusCollection:
                 output_fields=["id"],
                 search_params={"metric_type": "BM25"},
             )
+        )
         # Milvus Lite reports BM25 scores negated (as distances); a server, as is.
         return [(hit["id"], abs(float(hit["distance"]))) for hit in found[0]]
 
@@ -280,12 +283,13 @@ class MilvusCollection:
         return [float(np.asarray(rows[i]["dense"], np.float32) @ vector) for i in chunk_ids]
 
     def sentence_vectors(self, chunk_id: str) -> np.ndarray:
-        with self._calls.guarded():
-            rows = self._calls.client.query(
+        rows = self._do(
+            lambda client: client.query(
                 self._names.sentences,
                 filter=f"chunk_id == {_literal(chunk_id)}",
                 output_fields=["position", "vector"],
             )
+        )
         rows.sort(key=lambda r: r["position"])
         dim = self.manifest.dim
         return np.asarray([r["vector"] for r in rows], np.float32).reshape(-1, dim)
@@ -293,8 +297,9 @@ class MilvusCollection:
     def _doc_freq(self, term: str) -> int:
         if not term or len(term.encode()) > _TERM:
             return 0
-        with self._calls.guarded():
-            rows = self._calls.client.get(self._names.terms, ids=[term], output_fields=["df"])
+        rows = self._do(
+            lambda client: client.get(self._names.terms, ids=[term], output_fields=["df"])
+        )
         return int(rows[0]["df"]) if rows else 0
 
     def places(self) -> frozenset[str]:
@@ -305,9 +310,24 @@ class MilvusCollection:
         return sorted(map(_to_chunk, rows), key=lambda c: (c.source, c.section, c.ordinal))
 
     def _rows(self, chunk_ids: list[str], fields: list[str]) -> dict[str, Mapping]:
-        with self._calls.guarded():
-            rows = self._calls.client.get(self._names.chunks, ids=chunk_ids, output_fields=fields)
+        rows = self._do(
+            lambda client: client.get(self._names.chunks, ids=chunk_ids, output_fields=fields)
+        )
         return {r["id"]: r for r in rows}
+
+    def _do(self, call):
+        """A read; collections a restarted Milvus has released are loaded again."""
+        from pymilvus.exceptions import MilvusException
+
+        with self._calls.guarded():
+            try:
+                return call(self._calls.client)
+            except MilvusException as exc:
+                if "load" not in str(exc):
+                    raise
+                for name in self._names.all():
+                    self._calls.client.load_collection(name)
+                return call(self._calls.client)
 
 
 def _scan(calls: _Calls, collection: str, fields: list[str], where: str = "") -> list[dict]:

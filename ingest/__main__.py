@@ -128,11 +128,11 @@ def print_summary(report: BuildReport) -> None:
     if report.written:
         rate = f"，{report.embedded / report.seconds:.1f} 段/秒" if report.embedded else ""
         click.echo(
-            f"索引已写入 {report.index_dir}（用时 {report.seconds:.1f} 秒{rate}，"
+            f"索引已写入 {report.where}（用时 {report.seconds:.1f} 秒{rate}，"
             f"其中模型 {report.embed_seconds:.1f} 秒）"
         )
     else:
-        click.echo(f"索引已是最新，无需更新：{report.index_dir}")
+        click.echo(f"索引已是最新，无需更新：{report.where}")
 
 
 if __name__ == "__main__":

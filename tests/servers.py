@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -56,31 +57,40 @@ def corpus_with(root: Path, name: str, text: str) -> Path:
 
 
 @contextmanager
-def app_process(data_dir: Path, model_cache_dir: Path) -> Iterator[str]:
+def app_process(
+    data_dir: Path, model_cache_dir: Path, env: dict[str, str] | None = None
+) -> Iterator[str]:
     """`python app.py` as users start it, on a free loopback port, serving
-    DATA_DIR (its default knowledge base in DATA_DIR/index); yields its URL."""
+    DATA_DIR (its default knowledge base in DATA_DIR/index), with `env` added
+    to its environment; yields its URL once it answers (503 included)."""
     port = free_port()
     env = {
         **os.environ,
         "HF_HUB_OFFLINE": "1",
         "GHQA_DATA_DIR": str(data_dir),
         "GHQA_MODEL_CACHE_DIR": str(model_cache_dir),
+        **(env or {}),
     }
-    proc = subprocess.Popen(
-        [sys.executable, "app.py", "--port", str(port), "--index-dir", str(data_dir / "index")],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = data_dir.parent / f"app-{port}.log"  # a pipe nobody reads would fill and block it
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "app.py", "--port", str(port), "--index-dir", str(data_dir / "index")],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 180
     while True:
         if proc.poll() is not None:
-            raise RuntimeError(f"app.py exited: {proc.stdout.read().decode()[-2000:]}")
+            raise RuntimeError(f"app.py exited: {log.read_text(errors='replace')[-2000:]}")
         try:
             urllib.request.urlopen(f"{url}/api/health", timeout=2)
             break
+        except urllib.error.HTTPError:
+            break  # it answers: 503 says a knowledge base cannot, which a test may want
         except OSError:
             if time.time() > deadline:
                 proc.kill()

@@ -16,7 +16,7 @@ from eval.metrics import METRICS, check_baseline
 from eval.questions import load_set
 from eval.runner import run_local
 from ingest.records import Chunk
-from settings import PROJECT_ROOT
+from settings import PROJECT_ROOT, SHIPPED_CORPUS
 
 SHIPPED_SET = PROJECT_ROOT / "eval" / "sets" / "acftu2024.jsonl"
 BASELINES = PROJECT_ROOT / "eval" / "baselines.json"
@@ -55,6 +55,27 @@ def test_regression_gate(shipped_run):
     assert baseline["mode"] == "hybrid" and baseline["k"] == 5
     metrics = shipped_run.modes["hybrid"].metrics
     assert check_baseline(metrics, baseline["metrics"]) == [], metrics
+
+
+@pytest.mark.slow
+def test_milvus_backend_answers_the_shipped_set_as_the_local_one(
+    real_settings, real_embedder, shipped_run, tmp_path_factory
+):
+    """The same build, questions and answer service on Milvus Lite (its own
+    BM25 with a jieba analyser, its own vector search): every metric within
+    0.02 of the local backend's."""
+    from index.build import update_index
+    from index.searcher import Searcher
+
+    settings = real_settings.model_copy(
+        update={"backend": "milvus", "data_dir": tmp_path_factory.mktemp("milvus")}
+    )
+    update_index(settings, [SHIPPED_CORPUS], embedder=real_embedder, progress=False)
+    service = AnswerService(Searcher.open(settings, real_embedder), settings)
+    milvus = run_local(settings, load_set(SHIPPED_SET), ["hybrid"], False, service)
+    local, other = shipped_run.modes["hybrid"].metrics, milvus.modes["hybrid"].metrics
+    for name in ("recall@1", "recall@5", "mrr@10", "refusal_accuracy", "keyword_recall"):
+        assert other[name] == pytest.approx(local[name], abs=0.02), (name, local, other)
 
 
 @pytest.mark.slow

@@ -24,7 +24,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from errors import EmptyQuestion, IndexNotFound, ManifestMismatch
+from errors import BackendUnavailable, EmptyQuestion, IndexNotFound, ManifestMismatch
+from index.storage import storage_for
 from kb.library import Library
 from web.policy import Caller, Denied, Policy, error_json
 
@@ -88,7 +89,9 @@ def _int_between(value: object, low: int, high: int) -> bool:
 
 
 def shared_state(library: Library, policy: Policy) -> dict:
-    """The database and rate limiter replicas share, and whether they answer."""
+    """The index backend, database and rate limiter replicas share, and
+    whether they answer (where they are is not said: health is public)."""
+    backend = storage_for(library.settings).problem() == ""
     engine = library.registry.engine
     try:
         with engine.connect() as db:
@@ -98,6 +101,7 @@ def shared_state(library: Library, policy: Policy) -> dict:
         database = False
     limiter = policy.limiter
     return {
+        "backend": {"kind": library.settings.backend, "reachable": backend},
         "database": {"kind": engine.dialect.name, "reachable": database},
         "rate_limit": {
             "kind": limiter.kind,
@@ -133,6 +137,8 @@ def create_api(library: Library, policy: Policy) -> FastAPI:
             answer = await run_in_threadpool(service.answer, ask.question, ask.previous, ask.k)
         except (IndexNotFound, ManifestMismatch) as exc:
             return json_error(503, "index_unavailable", str(exc))
+        except BackendUnavailable as exc:
+            return json_error(503, "backend_unavailable", str(exc))
         except EmptyQuestion as exc:
             return json_error(400, "empty_question", str(exc))
         body = {"kb": kb.id, **answer.to_json()}
@@ -152,7 +158,7 @@ def create_api(library: Library, policy: Policy) -> FastAPI:
             entry = {"id": kb.id, "title": kb.title}
             try:
                 manifest = await run_in_threadpool(library.manifest, kb.id)
-            except (IndexNotFound, ManifestMismatch) as exc:
+            except (IndexNotFound, ManifestMismatch, BackendUnavailable) as exc:
                 listed.append({**entry, "status": "unavailable", "message": str(exc)})
                 continue
             listed.append({**entry, "status": "ok", **manifest.to_json()})
