@@ -332,6 +332,8 @@ def main(host: str | None, port: int | None, index_dir: Path | None) -> None:
         host=settings.host,
         port=settings.port,
         log_level="warning",
+        # The policy reads X-Forwarded-For itself, from trusted proxies only.
+        proxy_headers=False,
     )
 
 

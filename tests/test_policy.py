@@ -219,6 +219,29 @@ def test_the_proxy_user_header_is_trusted_only_from_configured_proxies(tmp_path)
     assert policy.identify({"x-remote-user": "alice"}, "10.0.0.1").groups == ("staff",)
 
 
+def test_people_behind_a_trusted_proxy_are_told_apart_by_x_forwarded_for(tmp_path):
+    """Behind nginx every request comes from nginx: the rate limit and the audit
+    log must see the forwarded address, and only when a trusted proxy says it."""
+    settings = staff_site_settings(tmp_path / "data", trusted_proxies=["10.0.0.0/30"])
+    policy = Policy(settings, Registry(settings))
+
+    def caller(forwarded: str, peer: str):
+        return policy.identify({"x-forwarded-for": forwarded}, peer)
+
+    assert caller("192.168.1.7", "10.0.0.2").id == "ip:192.168.1.7"
+    assert caller("192.168.1.8", "10.0.0.2").id == "ip:192.168.1.8"
+    # A client's own X-Forwarded-For is kept by the proxy in front: the nearest
+    # address that is not a proxy is the one the proxy saw.
+    assert caller("6.6.6.6, 192.168.1.7, 10.0.0.1", "10.0.0.2").id == "ip:192.168.1.7"
+    assert caller("6.6.6.6", "192.168.1.9").id == "ip:192.168.1.9"  # not from a proxy
+    staff = {"x-remote-user": "carol", "x-forwarded-for": "192.168.1.7"}
+    assert policy.identify(staff, "10.0.0.2").name == "carol"  # trust is the proxy's
+    # The proxy ends HTTPS: the page's own https:// Origin is not another site's.
+    https = {"x-forwarded-proto": "https"}
+    assert policy.scheme(https, "10.0.0.2", "http") == "https"
+    assert policy.scheme(https, "192.168.1.9", "http") == "http"
+
+
 def test_sessions_are_signed_and_end_with_the_account(tmp_path):
     settings = staff_site_settings(tmp_path / "data")
     policy = Policy(settings, Registry(settings))

@@ -6,22 +6,23 @@ be installed without a container runtime.
 
 They answer alike, share one rate limit, keep no index on their own disks,
 start and say so while Milvus is down, and answer again when it comes back,
-without a restart."""
+without a restart; nginx with deploy/nginx.conf balances them."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import sys
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
 from index.build import update_index
-from settings import SHIPPED_CORPUS
+from settings import PROJECT_ROOT, SHIPPED_CORPUS
 from tests.databases import postgres, redis_server
 from tests.servers import app_process, free_port
 
@@ -71,8 +72,8 @@ class MilvusServer:
             self._proc.wait(timeout=30)
 
 
-def ask(url: str) -> httpx.Response:
-    return httpx.post(f"{url}/api/ask", json={"question": QUESTION}, timeout=120)
+def ask(url: str, headers: dict | None = None) -> httpx.Response:
+    return httpx.post(f"{url}/api/ask", json={"question": QUESTION}, headers=headers, timeout=120)
 
 
 def page_status(url: str) -> str:
@@ -107,6 +108,7 @@ def test_replicas_share_milvus_database_and_rate_limit(real_settings, real_embed
             "GHQA_DATABASE_URL": database,
             "GHQA_REDIS_URL": limits,
             "GHQA_RATE_LIMIT_PER_MINUTE": "30",
+            "GHQA_TRUSTED_PROXIES": "127.0.0.1",  # nginx, below
         }
         model_cache = real_settings.resolved_model_cache_dir()
         replicas = [tmp_path / "a" / "data", tmp_path / "b" / "data"]
@@ -147,8 +149,60 @@ def test_replicas_share_milvus_database_and_rate_limit(real_settings, real_embed
         assert again.json()["answer"] == ask(b).json()["answer"] == first.json()["answer"]
         assert page_status(b) == ""
 
-        # One rate limit for the caller across both replicas (30 a minute): with
-        # a limit per process, 12 more questions to each would all pass.
-        statuses = [ask(url).status_code for _ in range(12) for url in (a, b)]
-        limited = statuses.index(429)
-        assert set(statuses[:limited]) == {200} and set(statuses[limited:]) == {429}
+        # Through nginx with deploy/nginx.conf: one rate limit per person across
+        # both replicas (31st question in the minute refused; with a limit per
+        # process 60 would pass), people told apart by X-Forwarded-For.
+        front = stack.enter_context(nginx_in_front(tmp_path / "nginx", [a, b]))
+        alice, bob = {"X-Forwarded-For": "192.0.2.1"}, {"X-Forwarded-For": "192.0.2.2"}
+        statuses = [ask(front, alice).status_code for _ in range(35)]
+        assert statuses[:30] == [200] * 30 and set(statuses[30:]) == {429}
+        assert ask(front, bob).status_code == 200
+        assert httpx.get(f"{front}/").status_code == 200  # the page, through the proxy
+
+
+@contextmanager
+def nginx_in_front(root: Path, replicas: list[str]):
+    """Debian's nginx running deploy/nginx.conf, its upstreams pointed at the
+    replicas on loopback instead of the compose services app1 and app2."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    root.mkdir()
+    port = free_port()
+    site = (PROJECT_ROOT / "deploy" / "nginx.conf").read_text(encoding="utf-8")
+    for name, url in zip(("app1:7860", "app2:7860"), replicas, strict=True):
+        site = site.replace(name, url.removeprefix("http://"))
+    site = site.replace("listen 80;", f"listen 127.0.0.1:{port};")
+    (root / "site.conf").write_text(site, encoding="utf-8")
+    temp = {
+        "client_body_temp_path": root / "body",
+        "proxy_temp_path": root / "proxy",
+        "fastcgi_temp_path": root / "fastcgi",
+        "uwsgi_temp_path": root / "uwsgi",
+        "scgi_temp_path": root / "scgi",
+    }
+    paths = "".join(f"    {k} {v};\n" for k, v in temp.items())
+    (root / "nginx.conf").write_text(
+        f"daemon off;\npid {root}/nginx.pid;\nerror_log {root}/error.log;\n"
+        f"events {{}}\nhttp {{\n    access_log off;\n{paths}    include {root}/site.conf;\n}}\n",
+        encoding="utf-8",
+    )
+    proc = subprocess.Popen(
+        [nginx, "-c", str(root / "nginx.conf"), "-p", str(root)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                proc.kill()
+                log = (root / "error.log").read_text() if (root / "error.log").exists() else ""
+                raise RuntimeError(f"nginx did not start: {log}") from None
+            time.sleep(0.1)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -40,7 +40,9 @@ class Guard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         path, method = scope["path"], scope["method"]
         origin = headers.get("origin", "").rstrip("/")
-        own = f"{scope.get('scheme', 'http')}://{headers.get('host', '')}"
+        peer = (scope.get("client") or ("unknown", 0))[0]
+        scheme = self.policy.scheme(headers, peer, scope.get("scheme", "http"))
+        own = f"{scheme}://{headers.get('host', '')}"
         foreign = origin if origin and origin != own else ""
         if foreign and (not self.policy.origin_allowed(foreign) or path.startswith("/admin")):
             await self._reject(send, Denied(403, "origin_not_allowed", _origin_message(foreign)))
@@ -49,8 +51,7 @@ class Guard:
         if foreign and method == "OPTIONS":
             await self._send(send, 204, b"", cors)
             return
-        client = (scope.get("client") or ("unknown", 0))[0]
-        caller = self.policy.identify(headers, client, foreign)
+        caller = self.policy.identify(headers, peer, foreign)
         try:
             if foreign and foreign not in self.policy.allowed_origins and caller.kind != "key":
                 # Allowed only as a live key's page: then only with that key.

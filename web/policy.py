@@ -111,14 +111,38 @@ class Policy:
 
     # Who is asking
 
-    def identify(self, headers: Mapping[str, str], client: str, origin: str = "") -> Caller:
-        """`headers` with lower-case names; `origin`: the request's Origin when
-        it is another site's (a key bound to origins works only from those)."""
+    def identify(self, headers: Mapping[str, str], peer: str, origin: str = "") -> Caller:
+        """`headers` with lower-case names; `peer`: the connecting address;
+        `origin`: the request's Origin when it is another site's (a key bound
+        to origins works only from those)."""
+        client = self._client_address(headers, peer)
         bearer = headers.get("authorization", "")
         if bearer:
             return self._bearer(bearer, client, origin)
-        user = self._session(headers.get("cookie", ""), client) or self._proxy_user(headers, client)
+        user = self._session(headers.get("cookie", ""), client) or self._proxy_user(
+            headers, peer, client
+        )
         return user or Caller("anonymous", client)
+
+    def scheme(self, headers: Mapping[str, str], peer: str, scheme: str) -> str:
+        """The scheme the visitor used: a trusted proxy that ends HTTPS says so
+        in X-Forwarded-Proto (the page's own Origin is then https://...)."""
+        forwarded = headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+        if forwarded in ("http", "https") and self._from_proxy(peer):
+            return forwarded
+        return scheme
+
+    def _client_address(self, headers: Mapping[str, str], peer: str) -> str:
+        """Who is really connecting: behind a trusted proxy (nginx in front of
+        replicas) the nearest address it forwarded that is not a proxy itself,
+        so rate limits and the audit log see people, not the proxy."""
+        if not self._from_proxy(peer):
+            return peer
+        hops = [h.strip() for h in headers.get("x-forwarded-for", "").split(",") if h.strip()]
+        for hop in reversed(hops):
+            if not self._from_proxy(hop):
+                return hop
+        return peer
 
     def _bearer(self, header: str, client: str, origin: str) -> Caller:
         token = header.removeprefix("Bearer ").strip()
@@ -145,9 +169,9 @@ class Policy:
             return None
         return Caller("user", client, account.name, account.groups, account.admin, session=nonce)
 
-    def _proxy_user(self, headers: Mapping[str, str], client: str) -> Caller | None:
+    def _proxy_user(self, headers: Mapping[str, str], peer: str, client: str) -> Caller | None:
         name = headers.get(self.settings.proxy_user_header.lower(), "").strip()
-        if not name or not self._from_proxy(client):
+        if not name or not self._from_proxy(peer):
             return None
         groups = tuple(
             g.strip()
