@@ -33,7 +33,6 @@ import numpy as np
 from eval.questions import EvalQuestion, load_set
 from index.build import update_index
 from index.embedder import load_embedder
-from index.local import open_collection
 from index.searcher import Searcher, Timings
 from settings import PROJECT_ROOT, SHIPPED_CORPUS, load_settings
 
@@ -85,7 +84,7 @@ def bench_search(searcher: Searcher, questions: list[str], repeats: int) -> dict
         "embed_only_p50_ms": round(percentile(embed_only, 50), 2),
     }
     for mode in ("hybrid", "dense", "bm25"):
-        totals, stages = [], {"embed": [], "faiss": [], "bm25": [], "fusion": []}
+        totals, stages = [], {"embed": [], "dense": [], "bm25": [], "fusion": []}
         for _ in range(repeats):
             for q in questions:
                 timings = Timings()
@@ -197,7 +196,7 @@ def main(
     with tempfile.TemporaryDirectory() as tmp:
         s = settings.model_copy(update={"index_dir": Path(tmp)})
         update_index(s, [SHIPPED_CORPUS], embedder=embedder, progress=False)
-        searcher = Searcher(open_collection(Path(tmp)), embedder, s)
+        searcher = Searcher.open(s, embedder)
         questions = load_set(question_file).questions
         results["search"] = bench_search(searcher, [q.question for q in questions], repeats)
         results["quality"] = bench_quality(searcher, questions)

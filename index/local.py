@@ -81,7 +81,9 @@ class LocalStorage:
         return str(build) if build else None
 
     def open(self) -> LocalCollection:
-        return open_collection(self.index_dir, self._settings.ivf_nprobe)
+        collection = open_collection(self.index_dir, self._settings.ivf_nprobe)
+        dense.serve_single_queries()
+        return collection
 
     def load_previous(self) -> StoredBuild:
         loaded = store.load_index(self.index_dir)

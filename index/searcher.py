@@ -14,10 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from errors import EmptyQuestion
-from index import dense, store
 from index.collection import Collection, Query
 from index.embedder import Embedder, load_embedder, resolved_runtime
-from index.storage import storage_for
+from index.storage import check_model, storage_for
 from ingest.records import Chunk
 from settings import SearchMode, Settings
 
@@ -56,7 +55,7 @@ class Timings:
     """Milliseconds spent in each stage of one search (for the benchmark)."""
 
     embed: float = 0.0
-    faiss: float = 0.0
+    dense: float = 0.0
     bm25: float = 0.0
     fusion: float = 0.0
 
@@ -74,20 +73,10 @@ class Searcher:
         storage = storage_for(settings)
         runtime = embedder.info.runtime if embedder else resolved_runtime(settings)
         manifest = storage.read_manifest()
-        store.check_model(
-            manifest, storage.where, settings.model, None, runtime, storage.rebuild_hint
-        )
+        check_model(manifest, storage, settings.model, None, runtime)
         collection = storage.open()
         embedder = embedder or load_embedder(settings)
-        store.check_model(
-            manifest,
-            storage.where,
-            settings.model,
-            embedder.info.dim,
-            runtime,
-            storage.rebuild_hint,
-        )
-        dense.serve_single_queries()
+        check_model(manifest, storage, settings.model, embedder.info.dim, runtime)
         return cls(collection, embedder, settings)
 
     def query(
@@ -129,7 +118,7 @@ class Searcher:
         if query.mode != "bm25":
             started = time.perf_counter()
             dense_hits = self.collection.search_dense(query.vector, query.candidates)
-            timings.faiss = (time.perf_counter() - started) * 1000
+            timings.dense = (time.perf_counter() - started) * 1000
         if query.mode != "dense":
             started = time.perf_counter()
             bm25_hits = self.collection.search_lexical(query.text, query.candidates)

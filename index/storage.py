@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from errors import ManifestMismatch
 from index.collection import Collection
 from index.vector_cache import Embedded
 from ingest.records import Chunk
@@ -61,6 +62,35 @@ class Storage(Protocol):
 
     def problem(self) -> str:
         """Why the backend cannot be reached now, or "" when it can."""
+
+
+def check_model(
+    manifest: dict,
+    storage: Storage,
+    model_id: str,
+    dim: int | None = None,
+    runtime: str | None = None,
+) -> None:
+    """Refuse an index built with another model, runtime or dimension (its
+    vectors would not be comparable with the questions')."""
+    index_dir, hint = storage.where, storage.rebuild_hint
+    built = manifest["model"]
+    if built["id"] != model_id:
+        raise ManifestMismatch(
+            f"{index_dir} 的索引是用模型 {built['id']} 建的，当前配置的模型是 {model_id}。"
+            f"请用当前模型重新建索引：{hint}（或把 GHQA_MODEL 设回 {built['id']}）"
+        )
+    if runtime is not None and built.get("runtime") != runtime:
+        raise ManifestMismatch(
+            f"{index_dir} 的索引是用 {built.get('runtime')} 运行时建的，当前是 {runtime}"
+            f"（两者的向量略有不同）。请重新建索引：{hint}"
+            f"（或设 GHQA_RUNTIME={built.get('runtime')}）"
+        )
+    if dim is not None and built["dim"] != dim:
+        raise ManifestMismatch(
+            f"{index_dir} 的向量维度是 {built['dim']}，模型 {model_id} 输出 {dim} 维。"
+            f"请重新建索引：{hint}"
+        )
 
 
 def storage_for(settings: Settings) -> Storage:

@@ -128,35 +128,6 @@ def read_manifest(index_dir: Path) -> dict:
     return manifest
 
 
-def check_model(
-    manifest: dict,
-    index_dir: Path | str,
-    model_id: str,
-    dim: int | None = None,
-    runtime: str | None = None,
-    hint: str | None = None,
-) -> None:
-    """`index_dir` and `hint` name the index and the command that rebuilds it."""
-    hint = hint or rebuild_hint(Path(index_dir))
-    built = manifest["model"]
-    if built["id"] != model_id:
-        raise ManifestMismatch(
-            f"{index_dir} 的索引是用模型 {built['id']} 建的，当前配置的模型是 {model_id}。"
-            f"请用当前模型重新建索引：{hint}（或把 GHQA_MODEL 设回 {built['id']}）"
-        )
-    if runtime is not None and built.get("runtime") != runtime:
-        raise ManifestMismatch(
-            f"{index_dir} 的索引是用 {built.get('runtime')} 运行时建的，当前是 {runtime}"
-            f"（两者的向量略有不同）。请重新建索引：{hint}"
-            f"（或设 GHQA_RUNTIME={built.get('runtime')}）"
-        )
-    if dim is not None and built["dim"] != dim:
-        raise ManifestMismatch(
-            f"{index_dir} 的向量维度是 {built['dim']}，模型 {model_id} 输出 {dim} 维。"
-            f"请重新建索引：{hint}"
-        )
-
-
 def load_index(index_dir: Path, nprobe: int | None = None) -> LoadedIndex:
     manifest = read_manifest(index_dir)
     build = (index_dir / _CURRENT).resolve()

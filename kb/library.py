@@ -12,11 +12,10 @@ import threading
 from answer.llm import ChatClient
 from answer.service import AnswerService
 from errors import BackendUnavailable, IndexNotFound, ManifestMismatch
-from index import store
 from index.collection import Manifest
 from index.embedder import Embedder, load_embedder
 from index.searcher import Searcher
-from index.storage import Storage, storage_for
+from index.storage import Storage, check_model, storage_for
 from kb.registry import Registry
 from settings import Settings
 
@@ -67,7 +66,7 @@ class Library:
             return opened[1].searcher.collection.manifest
         storage = self.storage(kb)
         data = storage.read_manifest()
-        store.check_model(data, storage.where, self.settings.model, hint=storage.rebuild_hint)
+        check_model(data, storage, self.settings.model)
         return Manifest.from_json(data)
 
     def storage(self, kb: str) -> Storage:

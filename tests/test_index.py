@@ -9,6 +9,7 @@ from index import dense, store
 from index.build import update_index
 from index.local import open_collection
 from index.searcher import Searcher
+from index.storage import check_model, storage_for
 from tests.conftest import CORPUS_FILE
 from tests.fakes import HashingEmbedder
 
@@ -67,7 +68,7 @@ def test_index_built_with_another_model_is_refused(fake_settings, fake_embedder,
     index_dir = fake_settings.resolved_index_dir()
     manifest = store.read_manifest(index_dir)
     with pytest.raises(ManifestMismatch) as err:
-        store.check_model(manifest, index_dir, "BAAI/bge-small-zh-v1.5")
+        check_model(manifest, storage_for(fake_settings), "BAAI/bge-small-zh-v1.5")
     assert str(err.value) == (
         f"{index_dir} 的索引是用模型 fake-hashing-embedder 建的，当前配置的模型是 "
         f"BAAI/bge-small-zh-v1.5。请用当前模型重新建索引：python -m ingest --index-dir "
