@@ -51,7 +51,7 @@ from index.vector_cache import STORED, Embedded
 from ingest.records import Chunk
 from settings import Settings
 
-MILVUS_FORMAT = 1
+MILVUS_FORMAT = 2  # 2: the passage row counts its sentences
 _MANIFEST, _PLACES, _REPORT, _WRITING = (
     "ghqa.manifest",
     "ghqa.places",
@@ -63,6 +63,7 @@ _TEXT = 65_535  # VARCHAR limit; a passage is at most a few kB
 _TERM = 256  # longer "terms" (a URL, a number run) are not counted
 _WRITE_BATCH = 256
 _CHUNK_FIELDS = ["id", "body", "document", "source", "organisation", "title", "section", "ordinal"]
+_COUNTS_CACHE = 4096  # chunks whose sentence count is remembered (a few bytes each)
 _DF_CACHE = 50_000
 
 _clients: dict[tuple, object] = {}
@@ -236,6 +237,7 @@ class MilvusCollection:
         self._aliases = places
         self.manifest = Manifest.from_json(manifest)
         self.doc_freq = lru_cache(maxsize=_DF_CACHE)(self._doc_freq)
+        self._counts: dict[str, int] = {}  # chunk id -> its number of sentences
 
     def __len__(self) -> int:
         return self.manifest.chunks
@@ -273,7 +275,9 @@ class MilvusCollection:
         return [(hit["id"], abs(float(hit["distance"]))) for hit in found[0]]
 
     def get(self, chunk_ids: list[str]) -> list[Chunk]:
-        rows = self._rows(chunk_ids, _CHUNK_FIELDS)
+        rows = self._rows(chunk_ids, [*_CHUNK_FIELDS, "sentences"])
+        for chunk_id, row in rows.items():
+            self._remember_count(chunk_id, int(row["sentences"]))
         return [_to_chunk(rows[i]) for i in chunk_ids]
 
     def similarity(self, vector: np.ndarray, chunk_ids: list[str]) -> list[float]:
@@ -283,11 +287,15 @@ class MilvusCollection:
         return [float(np.asarray(rows[i]["dense"], np.float32) @ vector) for i in chunk_ids]
 
     def sentence_vectors(self, chunk_id: str) -> np.ndarray:
+        # By primary key ("<chunk id>:<position>"): a filter on chunk_id scans.
+        count = self._counts.get(chunk_id)
+        if count is None:
+            (row,) = self._rows([chunk_id], ["id", "sentences"]).values()
+            count = self._remember_count(chunk_id, int(row["sentences"]))
+        ids = [f"{chunk_id}:{i}" for i in range(count)]
         rows = self._do(
-            lambda client: client.query(
-                self._names.sentences,
-                filter=f"chunk_id == {_literal(chunk_id)}",
-                output_fields=["position", "vector"],
+            lambda client: client.get(
+                self._names.sentences, ids=ids, output_fields=["position", "vector"]
             )
         )
         rows.sort(key=lambda r: r["position"])
@@ -301,6 +309,12 @@ class MilvusCollection:
             lambda client: client.get(self._names.terms, ids=[term], output_fields=["df"])
         )
         return int(rows[0]["df"]) if rows else 0
+
+    def _remember_count(self, chunk_id: str, count: int) -> int:
+        if len(self._counts) >= _COUNTS_CACHE:
+            self._counts.pop(next(iter(self._counts)))
+        self._counts[chunk_id] = count
+        return count
 
     def places(self) -> frozenset[str]:
         return frozenset(p for names in self._aliases.values() for p in names)
@@ -432,19 +446,20 @@ class MilvusStorage:
         found: dict[str, Embedded] = {}
         with self._calls.guarded():
             for batch in _batched(chunk_ids, _WRITE_BATCH):
-                rows = self._calls.client.get(names.chunks, ids=batch, output_fields=["dense"])
-                ids = ", ".join(_literal(i) for i in batch)
-                sentences = self._calls.client.query(
-                    names.sentences,
-                    filter=f"chunk_id in [{ids}]",
-                    output_fields=["chunk_id", "position", "vector"],
+                rows = self._calls.client.get(
+                    names.chunks, ids=batch, output_fields=["dense", "sentences"]
+                )
+                ids = [f"{r['id']}:{i}" for r in rows for i in range(int(r["sentences"]))]
+                sentences = self._calls.client.get(
+                    names.sentences, ids=ids, output_fields=["chunk_id", "position", "vector"]
                 )
                 by_chunk: dict[str, list] = {}
                 for r in sorted(sentences, key=lambda r: r["position"]):
                     by_chunk.setdefault(r["chunk_id"], []).append(r["vector"])
                 for r in rows:
                     vectors = np.asarray(by_chunk.get(r["id"], []), np.float32).reshape(-1, dim)
-                    found[r["id"]] = Embedded(np.asarray(r["dense"], np.float32), vectors)
+                    if len(vectors) == int(r["sentences"]):
+                        found[r["id"]] = Embedded(np.asarray(r["dense"], np.float32), vectors)
         missing = set(chunk_ids) - set(found)
         if missing:
             raise ManifestMismatch(
@@ -487,7 +502,7 @@ class MilvusStorage:
         old = self._physical() if self._live() else None
         with self._calls.guarded():
             self._create(names, manifest["model"]["dim"])
-            self._insert(names, chunks, embedded, manifest["model"]["dim"])
+            self._insert(names, chunks, embedded, manifest["model"]["dim"], fresh=True)
             self._count_terms(names, Counter(_terms_of(chunks)))
             self._finish(names, manifest, chunks)
             for alias, target in zip(self.names.all(), names.all(), strict=True):
@@ -534,6 +549,7 @@ class MilvusStorage:
             schema.add_field(name, DataType.VARCHAR, max_length=_TEXT)
         schema.add_field("section", DataType.INT64)
         schema.add_field("ordinal", DataType.INT64)
+        schema.add_field("sentences", DataType.INT64)
         schema.add_function(
             Function(
                 name="bm25",
@@ -579,13 +595,22 @@ class MilvusStorage:
         )
 
     def _insert(
-        self, names: _Names, chunks: list[Chunk], embedded: Mapping[str, Embedded], dim: int
+        self,
+        names: _Names,
+        chunks: list[Chunk],
+        embedded: Mapping[str, Embedded],
+        dim: int,
+        fresh: bool = False,
     ) -> None:
+        """`fresh`: the collections are new, so rows are inserted (faster)
+        rather than upserted (which also replaces half-written rows)."""
         client = self._calls.client
+        write = client.insert if fresh else client.upsert
         for batch in _batched(chunks, _WRITE_BATCH):
             rows, sentences = [], []
             for c in batch:
                 vectors = embedded[c.id]
+                stacked = np.asarray(vectors.sentences, np.float32).reshape(-1, dim)
                 rows.append(
                     {
                         "id": c.id,
@@ -598,15 +623,16 @@ class MilvusStorage:
                         "title": c.title,
                         "section": c.section,
                         "ordinal": c.ordinal,
+                        "sentences": len(stacked),
                     }
                 )
-                for i, v in enumerate(np.asarray(vectors.sentences, np.float32).reshape(-1, dim)):
+                for i, v in enumerate(stacked):
                     sentences.append(
                         {"id": f"{c.id}:{i}", "chunk_id": c.id, "position": i, "vector": v.tolist()}
                     )
-            client.upsert(names.chunks, rows)
+            write(names.chunks, rows)
             for part in _batched(sentences, _WRITE_BATCH * 4):
-                client.upsert(names.sentences, part)
+                write(names.sentences, part)
 
     def _count_terms(self, names: _Names, delta: Counter) -> None:
         """Add `delta` to the stored counts; terms no passage uses any more go."""
