@@ -1,7 +1,7 @@
 # Targets match the README. Every target installs what it needs first.
 PY := .venv/bin/python
 
-.PHONY: install index run test test-fast lint bench bench-scale cmrc fit eval eval-table eval-baseline clean
+.PHONY: install index run test test-fast lint bench bench-scale bench-backends cmrc fit eval eval-table eval-baseline clean
 
 install:
 	bash scripts/install.sh
@@ -30,6 +30,11 @@ bench: index
 # Ingest speed, index size, memory, cold latency and ANN recall at real sizes (~30 min).
 bench-scale: install
 	$(PY) -m eval.bench --scale 10000,50000,200000 --out data/eval/scale.json
+
+# The storage backends side by side: local (FAISS + bm25s) and Milvus Lite (~25 min).
+bench-backends: install
+	$(PY) -m eval.bench --backend local,milvus --sizes 10000,100000 --scale-questions 200 \
+		--out data/eval/backends.json
 
 # The second corpus (CMRC 2018 trial, from ../shared/datasets): documents, index, set.
 cmrc: install

@@ -26,18 +26,13 @@ upgrades a model in production.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
-import logging
 import re
-import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from functools import lru_cache
-from pathlib import Path
 
 import jieba.posseg
 import numpy as np
@@ -45,6 +40,7 @@ import numpy as np
 from errors import BackendUnavailable, IndexNotFound, ManifestMismatch
 from index.bm25 import tokenize
 from index.collection import Manifest
+from index.milvus_client import Calls, is_lite, literal, scan
 from index.places import CJK_WORD, organisation_places, pinyin_spellings, spelled_places
 from index.storage import StoredBuild
 from index.vector_cache import STORED, Embedded
@@ -52,12 +48,8 @@ from ingest.records import Chunk
 from settings import Settings
 
 MILVUS_FORMAT = 2  # 2: the passage row counts its sentences
-_MANIFEST, _PLACES, _REPORT, _WRITING = (
-    "ghqa.manifest",
-    "ghqa.places",
-    "ghqa.report",
-    "ghqa.writing",
-)
+_MANIFEST, _PLACES, _REPORT = "ghqa.manifest", "ghqa.places", "ghqa.report"
+_BUILD, _WRITING = "ghqa.build", "ghqa.writing"
 _ANALYZER = {"tokenizer": "jieba", "filter": ["lowercase"]}
 _TEXT = 65_535  # VARCHAR limit; a passage is at most a few kB
 _TERM = 256  # longer "terms" (a URL, a number run) are not counted
@@ -65,9 +57,6 @@ _WRITE_BATCH = 256
 _CHUNK_FIELDS = ["id", "body", "document", "source", "organisation", "title", "section", "ordinal"]
 _COUNTS_CACHE = 4096  # chunks whose sentence count is remembered (a few bytes each)
 _DF_CACHE = 50_000
-
-_clients: dict[tuple, object] = {}
-_clients_lock = threading.Lock()
 
 
 def collection_base(settings: Settings) -> str:
@@ -84,123 +73,6 @@ def collection_base(settings: Settings) -> str:
     return f"{settings.milvus_prefix}_{safe}"
 
 
-def is_lite(uri: str) -> bool:
-    return not uri.startswith(("http://", "https://", "tcp://", "grpc://"))
-
-
-def connect(settings: Settings):
-    """One client per Milvus address and process (a Lite file can be opened by
-    one process only); raises BackendUnavailable saying what to check."""
-    from pymilvus import MilvusClient
-
-    uri = settings.resolved_milvus_uri()
-    key = (uri, settings.milvus_token, settings.milvus_database)
-    with _clients_lock:
-        if key in _clients:
-            return _clients[key]
-        options = {"uri": uri, "timeout": 10}
-        if settings.milvus_token:
-            options["token"] = settings.milvus_token
-        if settings.milvus_database:
-            options["db_name"] = settings.milvus_database
-        # pymilvus logs every failed call with its traceback (and, on Lite, that
-        # it has no MVCC timestamps for iterators, on every page): the one-line
-        # BackendUnavailable raised here says it once, where the caller can act.
-        logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
-        if is_lite(uri):
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            client = MilvusClient(**options)
-        except Exception as exc:  # pymilvus, grpc and milvus_lite each raise their own
-            if is_lite(uri) and _held_elsewhere(Path(uri)):
-                raise BackendUnavailable(_locked(uri)) from exc
-            raise BackendUnavailable(_unreachable(uri, exc)) from exc
-        _clients[key] = client
-        return client
-
-
-def _forget_client(settings: Settings) -> None:
-    """After a failed call: the next one connects again (a restarted server)."""
-    key = (settings.resolved_milvus_uri(), settings.milvus_token, settings.milvus_database)
-    with _clients_lock:
-        _clients.pop(key, None)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300]
-
-
-def _is_connection_error(exc: Exception) -> bool:
-    text = str(exc).lower()
-    return any(w in text for w in ("connect", "unavailable", "deadline", "timeout", "closed"))
-
-
-def _held_elsewhere(database: Path) -> bool:
-    """Whether another process holds the Lite database's lock (pymilvus
-    reports only that opening failed)."""
-    lock = database / "LOCK"
-    if not lock.exists():
-        return False
-    with lock.open("a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(fh, fcntl.LOCK_UN)
-    return False
-
-
-def _locked(uri: str) -> str:
-    return (
-        f"Milvus Lite 数据库 {uri} 正被另一个进程使用（例如正在运行的 app.py）："
-        "先停止它再建索引，或让多个进程共用一台 Milvus 服务器（GHQA_MILVUS_URI=http://主机:19530）。"
-    )
-
-
-def _unreachable(uri: str, exc: BaseException) -> str:
-    detail = _one_line(exc)
-    return (
-        f"无法连接 Milvus（{uri}）：{detail}。请确认 Milvus 正在运行，"
-        "且 GHQA_MILVUS_URI / GHQA_MILVUS_TOKEN 设置正确。"
-    )
-
-
-class _Calls:
-    """Every Milvus call goes through here, so a server going away becomes a
-    BackendUnavailable with a clear message and the next call reconnects."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.uri = settings.resolved_milvus_uri()
-
-    @property
-    def client(self):
-        return connect(self.settings)
-
-    @contextmanager
-    def guarded(self) -> Iterator[None]:
-        from pymilvus.exceptions import MilvusException
-
-        try:
-            yield
-        except MilvusException as exc:
-            if not _is_connection_error(exc):
-                raise BackendUnavailable(
-                    f"Milvus（{self.uri}）拒绝了请求：{_one_line(exc)}。"
-                    "如果索引是旧版本建的，请重新建索引（加 --rebuild）。"
-                ) from exc
-            _forget_client(self.settings)
-            raise BackendUnavailable(_unreachable(self.uri, exc)) from exc
-        except (ConnectionError, OSError) as exc:
-            _forget_client(self.settings)
-            raise BackendUnavailable(_unreachable(self.uri, exc)) from exc
-        except Exception as exc:
-            if type(exc).__module__.startswith("grpc"):
-                _forget_client(self.settings)
-                raise BackendUnavailable(_unreachable(self.uri, exc)) from exc
-            raise
-
-
 class _Names:
     def __init__(self, base: str, generation: str | None = None) -> None:
         stem = f"{base}_g{generation}" if generation else base
@@ -210,11 +82,6 @@ class _Names:
 
     def all(self) -> tuple[str, str, str]:
         return self.chunks, self.sentences, self.terms
-
-
-def _literal(value: str) -> str:
-    """A Milvus string literal (Milvus Lite has no filter parameters)."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _to_chunk(row: Mapping) -> Chunk:
@@ -231,7 +98,7 @@ def _to_chunk(row: Mapping) -> Chunk:
 
 
 class MilvusCollection:
-    def __init__(self, calls: _Calls, names: _Names, manifest: dict, places: dict) -> None:
+    def __init__(self, calls: Calls, names: _Names, manifest: dict, places: dict) -> None:
         self._calls = calls
         self._names = names
         self._aliases = places
@@ -320,7 +187,7 @@ class MilvusCollection:
         return frozenset(p for names in self._aliases.values() for p in names)
 
     def chunks(self) -> list[Chunk]:
-        rows = _scan(self._calls, self._names.chunks, _CHUNK_FIELDS)
+        rows = scan(self._calls, self._names.chunks, _CHUNK_FIELDS)
         return sorted(map(_to_chunk, rows), key=lambda c: (c.source, c.section, c.ordinal))
 
     def _rows(self, chunk_ids: list[str], fields: list[str]) -> dict[str, Mapping]:
@@ -344,23 +211,10 @@ class MilvusCollection:
                 return call(self._calls.client)
 
 
-def _scan(calls: _Calls, collection: str, fields: list[str], where: str = "") -> list[dict]:
-    """Every row (or every row matching `where`), a page at a time."""
-    with calls.guarded():
-        pages = calls.client.query_iterator(
-            collection, batch_size=2000, filter=where, output_fields=fields
-        )
-        rows: list[dict] = []
-        while page := pages.next():
-            rows.extend(page)
-        pages.close()
-    return rows
-
-
 class MilvusStorage:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._calls = _Calls(settings)
+        self._calls = Calls(settings)
         self._base = collection_base(settings)
         self.names = _Names(self._base)
         self.where = f"Milvus {self._calls.uri} 中的集合 {self._base}"
@@ -390,10 +244,8 @@ class MilvusStorage:
         return manifest
 
     def current_build(self) -> str | None:
-        try:
-            return self.read_manifest()["build"]
-        except IndexNotFound:
-            return None
+        # Asked before every question: the build id alone, not the manifest.
+        return self._properties().get(_BUILD)
 
     def open(self) -> MilvusCollection:
         properties = self._properties()
@@ -406,7 +258,7 @@ class MilvusStorage:
 
     def load_previous(self) -> StoredBuild:
         manifest = self.read_manifest()
-        rows = _scan(self._calls, self.names.chunks, _CHUNK_FIELDS)
+        rows = scan(self._calls, self.names.chunks, _CHUNK_FIELDS)
         chunks = sorted(map(_to_chunk, rows), key=lambda c: (c.source, c.section, c.ordinal))
         return StoredBuild(manifest, chunks, {c.id: STORED for c in chunks})
 
@@ -475,15 +327,13 @@ class MilvusStorage:
             # Term counts are only trusted when the last write finished.
             recount = _WRITING in self._properties()
             client.alter_collection_properties(names.chunks, properties={_WRITING: "1"})
-            stored = {
-                r["id"]: _to_chunk(r) for r in _scan(self._calls, names.chunks, _CHUNK_FIELDS)
-            }
+            stored = {r["id"]: _to_chunk(r) for r in scan(self._calls, names.chunks, _CHUNK_FIELDS)}
             current = {c.id for c in chunks}
             gone = [stored[i] for i in stored if i not in current]
             new = [c for c in chunks if c.id not in stored]
             for batch in _batched([c.id for c in gone], _WRITE_BATCH):
                 client.delete(names.chunks, ids=batch)
-                ids = ", ".join(_literal(i) for i in batch)
+                ids = ", ".join(literal(i) for i in batch)
                 client.delete(names.sentences, filter=f"chunk_id in [{ids}]")
             self._insert(names, new, embedded, manifest["model"]["dim"])
             if recount:
@@ -501,6 +351,7 @@ class MilvusStorage:
         names = _Names(self._base, uuid.uuid4().hex[:8])
         old = self._physical() if self._live() else None
         with self._calls.guarded():
+            self._drop_unfinished(keep=old.all() if old else ())
             self._create(names, manifest["model"]["dim"])
             self._insert(names, chunks, embedded, manifest["model"]["dim"], fresh=True)
             self._count_terms(names, Counter(_terms_of(chunks)))
@@ -513,10 +364,17 @@ class MilvusStorage:
             for name in old.all() if old else ():
                 client.drop_collection(name)
 
+    def _drop_unfinished(self, keep: tuple[str, ...]) -> None:
+        """Generations a killed build left behind (never aliased, never read)."""
+        ours = re.compile(re.escape(self._base) + r"_g[0-9a-f]{8}(_sentences|_terms)?")
+        for name in self._calls.client.list_collections():
+            if ours.fullmatch(name) and name not in keep:
+                self._calls.client.drop_collection(name)
+
     def _finish(self, names: _Names, manifest: dict, chunks: list[Chunk]) -> None:
         """Place spellings, then the manifest: the write is complete."""
         client = self._calls.client
-        words = _scan(self._calls, names.terms, ["term"], where="place == true")
+        words = scan(self._calls, names.terms, ["term"], where="place == true")
         places = {w["term"] for w in words}
         places |= organisation_places({c.organisation for c in chunks if c.organisation})
         client.flush(names.chunks)
@@ -525,6 +383,7 @@ class MilvusStorage:
         properties = {
             _PLACES: json.dumps(pinyin_spellings(places), ensure_ascii=False),
             _MANIFEST: json.dumps(manifest, ensure_ascii=False),
+            _BUILD: manifest["build"],
         }
         client.alter_collection_properties(names.chunks, properties=properties)
         client.drop_collection_properties(names.chunks, property_keys=[_WRITING])

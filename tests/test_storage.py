@@ -12,7 +12,7 @@ import pytest
 
 from errors import BackendUnavailable, IndexNotFound
 from index.build import update_index
-from index.milvus import MilvusStorage, collection_base
+from index.milvus import MilvusStorage, _Names, collection_base
 from index.storage import storage_for
 from ingest.sentences import split_sentences
 from settings import SHIPPED_CORPUS, Settings
@@ -135,6 +135,13 @@ def test_milvus_lite_writes_a_new_generation_each_time(tmp_path):
     assert report.embedded == 1 and len(storage.open()) == 37  # kept vectors were copied
     kept = storage.open().chunks()[0]
     assert len(storage.open().sentence_vectors(kept.id)) > 0
+
+    # A build killed before its aliases switched leaves a generation nobody
+    # reads: the next build drops it.
+    storage._create(_Names(collection_base(settings), "deadbeef"), 64)
+    build(settings, CASE, extra, rebuild=True)
+    live = set(storage._physical().all())
+    assert {n for n in client.list_collections() if n.startswith("ghqa_index_g")} == live
 
 
 def test_milvus_lite_bm25_statistics_are_per_segment(tmp_path):
