@@ -292,3 +292,39 @@ def test_rebuild_indexes_documents_a_stopped_server_left_out(site, cases_kb):
     assert job["state"] == "done" and job["report"]["embedded"] >= 1
     assert documents(site.admin, cases_kb)["report"]["added"]
     assert "1500" in ask(site, cases_kb, "宁德的技能大赛有多少职工参赛？").json()["answer"]
+
+
+def test_the_admin_page_manages_a_knowledge_base_on_milvus(tmp_path):
+    """The same admin routes with GHQA_BACKEND=milvus (Milvus Lite): upload,
+    answer, replace, remove the last document; nothing in the index directory."""
+    settings = staff_site_settings(tmp_path / "data", backend="milvus")
+    with serve(settings) as server:
+        admin = signed_in(server.url, "admin")
+        created = admin.post(
+            "/admin/api/kbs", json={"id": "m", "title": "M", "visibility": "public"}
+        )
+        assert created.status_code == 201, created.text
+        job = wait(admin, upload(admin, "m", [("暖心驿站.docx", docx_bytes())]).json())
+        assert job["state"] == "done", job
+        assert "126" in ask(server, "m", SANMING_Q, admin).json()["answer"]
+        (doc,) = documents(admin, "m")["documents"]
+        assert doc["indexed"] and documents(admin, "m")["report"]["files"] == 1
+        changed = [*SANMING[:2], "三明市总工会在全市建成暖心驿站300个。"]
+        job = wait(
+            admin,
+            upload(
+                admin, "m", [("暖心驿站.docx", docx_bytes(changed))], "PUT", f"/{doc['id']}"
+            ).json(),
+        )
+        assert (
+            job["state"] == "done" and "300" in ask(server, "m", SANMING_Q, admin).json()["answer"]
+        )
+        (doc,) = documents(admin, "m")["documents"]
+        job = wait(admin, admin.delete(f"/admin/api/kbs/m/documents/{doc['id']}").json())
+        assert job["state"] == "done"
+        gone = ask(server, "m", SANMING_Q, admin)
+        assert gone.status_code == 503 and "还没有文档" in gone.json()["error"]["message"]
+        health = httpx.get(f"{server.url}/api/health").json()
+        assert health["backend"] == {"kind": "milvus", "reachable": True}
+    assert not store.current_build(settings.kb_root() / "m" / "index")
+    assert (settings.data_dir / "milvus.db").is_dir()
