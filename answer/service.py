@@ -19,7 +19,7 @@ from answer.llm import ChatClient, LlmError, check_citations, cited_numbers, ren
 from answer.question import QuestionAnalysis, analyse
 from answer.reader import Reader, Reading
 from answer.records import Answer, Citation
-from index.collection import Query
+from index.collection import Query, Where
 from index.searcher import Hit, Searcher, clean_question
 from settings import Settings
 
@@ -57,18 +57,27 @@ class AnswerService:
         return cls(Searcher.open(settings), settings, ChatClient.configured(settings))
 
     def answer(
-        self, question: str, previous: list[str] | None = None, k: int | None = None
+        self,
+        question: str,
+        previous: list[str] | None = None,
+        k: int | None = None,
+        where: Where = (),
     ) -> Answer:
         final = None
-        for event in self.stream(question, previous, k):
+        for event in self.stream(question, previous, k, where):
             final = event
         assert isinstance(final, Answer)
         return final
 
     def stream(
-        self, question: str, previous: list[str] | None = None, k: int | None = None
+        self,
+        question: str,
+        previous: list[str] | None = None,
+        k: int | None = None,
+        where: Where = (),
     ) -> Iterator[str | Answer]:
         """Yield the growing answer text (when a model streams it), then the Answer.
+        `where`: only passages with these field values (e.g. one organisation's).
         Raises EmptyQuestion for an empty question: the caller prompts, no search."""
         notes = []
         cleaned = clean_question(question)
@@ -80,7 +89,7 @@ class AnswerService:
             notes.append(f"结合上文，按“{searched}”检索。")
         q = analyse(searched)
         k = k or self.settings.top_k
-        ranked, reading = self.read(q, self.query(q, k), k)
+        ranked, reading = self.read(q, self.query(q, k, where), k)
         hits = list(ranked[: k or self.settings.top_k])
         evidence = self.judge.assess(q, hits, reading)
         if evidence.probability < self.answer_threshold():
@@ -111,10 +120,10 @@ class AnswerService:
             return self.settings.answer_threshold
         return self.judge.threshold(llm=self.llm is not None)
 
-    def query(self, q: QuestionAnalysis, k: int) -> Query:
+    def query(self, q: QuestionAnalysis, k: int, where: Where = ()) -> Query:
         """The search for a question: deeper than k, so that the reader can
         reorder the first passages and the place filter has some to keep."""
-        return self.searcher.query(q.text, k=max(_CANDIDATES, k))
+        return self.searcher.query(q.text, k=max(_CANDIDATES, k), where=where)
 
     def read(self, q: QuestionAnalysis, query: Query, k: int) -> tuple[tuple[Hit, ...], Reading]:
         """The candidates in order, and the reader's verdict on the first k.

@@ -87,13 +87,18 @@ class Bm25Index:
         indptr = self._retriever.scores["indptr"]
         return int(indptr[token_id + 1] - indptr[token_id])
 
-    def top(self, question: str, n: int) -> list[tuple[int, float]]:
-        """(row, score) of the best `n` passages that share a term with the question."""
+    def top(self, question: str, n: int, rows: list[int] | None = None) -> list[tuple[int, float]]:
+        """(row, score) of the best `n` passages (of `rows`, when given) that
+        share a term with the question."""
         tokens = tokenize(question) + spelled_places(question, self.aliases)
         ids = self._retriever.get_tokens_ids(tokens)
-        if not ids:
+        if not ids or rows == []:
             return []
         scores = self._retriever.get_scores(ids)
+        if rows is not None:
+            kept = np.zeros_like(scores)
+            kept[rows] = scores[rows]
+            scores = kept
         n = min(n, len(scores))
         best = np.argpartition(-scores, n - 1)[:n]
         best = best[np.argsort(-scores[best], kind="stable")]

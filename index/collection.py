@@ -65,6 +65,14 @@ class Manifest:
         }
 
 
+# Passage fields a search can be limited to ("only 龙岩's cases"): scalar
+# fields in Milvus, a lookup over the chunk list in the local backend.
+FILTERABLE = ("organisation", "title", "document", "source")
+
+# (field, value) pairs a passage must all match; () = no filter.
+Where = tuple[tuple[str, str], ...]
+
+
 @dataclass(frozen=True)
 class Query:
     """One question as every stage sees it: built once, passed down."""
@@ -74,6 +82,7 @@ class Query:
     mode: SearchMode
     k: int
     candidates: int  # how many hits each retriever hands to fusion
+    where: Where = ()
 
 
 class Collection(Protocol):
@@ -81,11 +90,14 @@ class Collection(Protocol):
 
     def __len__(self) -> int: ...
 
-    def search_dense(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
-        """(chunk id, cosine) of the `n` nearest passages, best first."""
+    def search_dense(
+        self, vector: np.ndarray, n: int, where: Where = ()
+    ) -> list[tuple[str, float]]:
+        """(chunk id, cosine) of the `n` nearest passages matching `where`, best first."""
 
-    def search_lexical(self, text: str, n: int) -> list[tuple[str, float]]:
-        """(chunk id, BM25 score) of the best `n` passages sharing a term, best first."""
+    def search_lexical(self, text: str, n: int, where: Where = ()) -> list[tuple[str, float]]:
+        """(chunk id, BM25 score) of the best `n` passages matching `where` that
+        share a term with `text`, best first."""
 
     def get(self, chunk_ids: list[str]) -> list[Chunk]: ...
 

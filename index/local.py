@@ -10,7 +10,7 @@ import numpy as np
 
 from index import dense, store
 from index.bm25 import Bm25Index
-from index.collection import Manifest
+from index.collection import Manifest, Where
 from index.storage import StoredBuild
 from index.store import LoadedIndex
 from index.vector_cache import Embedded
@@ -28,11 +28,27 @@ class LocalCollection:
     def __len__(self) -> int:
         return len(self._index.chunks)
 
-    def search_dense(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
-        return self._ids(dense.top(self._index.faiss, vector, n))
+    def search_dense(
+        self, vector: np.ndarray, n: int, where: Where = ()
+    ) -> list[tuple[str, float]]:
+        if not where:
+            return self._ids(dense.top(self._index.faiss, vector, n))
+        # Exact over the matching passages: an approximate index would miss
+        # those in lists it does not probe.
+        rows = self._matching(where)
+        scores = [(row, float(self._index.vectors[row] @ vector)) for row in rows]
+        return self._ids(sorted(scores, key=lambda s: -s[1])[:n])
 
-    def search_lexical(self, text: str, n: int) -> list[tuple[str, float]]:
-        return self._ids(self._index.bm25.top(text, n))
+    def search_lexical(self, text: str, n: int, where: Where = ()) -> list[tuple[str, float]]:
+        rows = self._matching(where) if where else None
+        return self._ids(self._index.bm25.top(text, n, rows))
+
+    def _matching(self, where: Where) -> list[int]:
+        return [
+            row
+            for row, chunk in enumerate(self._index.chunks)
+            if all(getattr(chunk, name) == value for name, value in where)
+        ]
 
     def get(self, chunk_ids: list[str]) -> list[Chunk]:
         return [self._index.chunks[self._rows[i]] for i in chunk_ids]

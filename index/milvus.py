@@ -39,7 +39,7 @@ import numpy as np
 
 from errors import BackendUnavailable, IndexNotFound, ManifestMismatch
 from index.bm25 import tokenize
-from index.collection import Manifest
+from index.collection import FILTERABLE, Manifest, Where
 from index.milvus_client import Calls, is_lite, literal, scan
 from index.places import CJK_WORD, organisation_places, pinyin_spellings, spelled_places
 from index.storage import StoredBuild
@@ -84,6 +84,14 @@ class _Names:
         return self.chunks, self.sentences, self.terms
 
 
+def _expression(where: Where) -> str:
+    """A Milvus filter on the passages' scalar fields ("": no filter)."""
+    unknown = [name for name, _ in where if name not in FILTERABLE]
+    if unknown:
+        raise ValueError(f"not a filterable field: {unknown}")
+    return " and ".join(f"{name} == {literal(value)}" for name, value in where)
+
+
 def _to_chunk(row: Mapping) -> Chunk:
     return Chunk(
         id=row["id"],
@@ -109,20 +117,23 @@ class MilvusCollection:
     def __len__(self) -> int:
         return self.manifest.chunks
 
-    def search_dense(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
+    def search_dense(
+        self, vector: np.ndarray, n: int, where: Where = ()
+    ) -> list[tuple[str, float]]:
         found = self._do(
             lambda client: client.search(
                 self._names.chunks,
                 data=[np.asarray(vector, np.float32).tolist()],
                 anns_field="dense",
                 limit=n,
+                filter=_expression(where),
                 output_fields=["id"],
                 search_params={"metric_type": "IP"},
             )
         )
         return [(hit["id"], float(hit["distance"])) for hit in found[0]]
 
-    def search_lexical(self, text: str, n: int) -> list[tuple[str, float]]:
+    def search_lexical(self, text: str, n: int, where: Where = ()) -> list[tuple[str, float]]:
         # The question's content words (stop words dropped, pinyin place names
         # spelled in Chinese) go to Milvus's own analyser and BM25.
         terms = tokenize(text) + spelled_places(text, self._aliases)
@@ -134,6 +145,7 @@ class MilvusCollection:
                 data=[" ".join(terms)],
                 anns_field="sparse",
                 limit=n,
+                filter=_expression(where),
                 output_fields=["id"],
                 search_params={"metric_type": "BM25"},
             )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from errors import EmptyQuestion
-from index.collection import Collection, Query
+from index.collection import Collection, Query, Where
 from index.embedder import Embedder, load_embedder, resolved_runtime
 from index.storage import check_model, storage_for
 from ingest.records import Chunk
@@ -86,6 +86,7 @@ class Searcher:
         mode: SearchMode | None = None,
         timings: Timings | None = None,
         embed: bool = True,
+        where: Where = (),
     ) -> Query:
         """The question cleaned and (unless `embed` is False: BM25 alone needs no
         vector) embedded once, with how to search for it."""
@@ -96,7 +97,7 @@ class Searcher:
         vector = self.embedder.embed_query(text) if embed else None
         if timings:
             timings.embed = (time.perf_counter() - started) * 1000
-        return Query(text, vector, mode, k, max(self.settings.candidates, k))
+        return Query(text, vector, mode, k, max(self.settings.candidates, k), where)
 
     def sentence_vectors(self, hit: Hit) -> np.ndarray:
         """The vectors of the hit's sentences, stored when it was indexed."""
@@ -117,11 +118,11 @@ class Searcher:
         dense_hits, bm25_hits = [], []
         if query.mode != "bm25":
             started = time.perf_counter()
-            dense_hits = self.collection.search_dense(query.vector, query.candidates)
+            dense_hits = self.collection.search_dense(query.vector, query.candidates, query.where)
             timings.dense = (time.perf_counter() - started) * 1000
         if query.mode != "dense":
             started = time.perf_counter()
-            bm25_hits = self.collection.search_lexical(query.text, query.candidates)
+            bm25_hits = self.collection.search_lexical(query.text, query.candidates, query.where)
             timings.bm25 = (time.perf_counter() - started) * 1000
         started = time.perf_counter()
         hits = self._rank(dense_hits, bm25_hits, query)

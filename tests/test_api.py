@@ -67,6 +67,16 @@ def test_ask_contract(server):
     assert isinstance(citation["score"], float)
 
 
+def test_where_limits_the_answer_to_one_organisation(server):
+    question = {"question": "职工沟通会开了多少场？", "retrieved": 10}
+    anywhere = httpx.post(f"{server.url}/api/ask", json=question).json()
+    assert len({p["organisation"] for p in anywhere["retrieved"]}) > 1
+    only = {"organisation": "福建龙岩市总工会"}
+    limited = httpx.post(f"{server.url}/api/ask", json={**question, "where": only}).json()
+    assert {p["organisation"] for p in limited["retrieved"]} == {"福建龙岩市总工会"}
+    assert {c["organisation"] for c in limited["citations"]} <= {"福建龙岩市总工会"}
+
+
 def test_history_makes_a_followup(server):
     body = httpx.post(
         f"{server.url}/api/ask",
@@ -103,6 +113,21 @@ def test_health(server):
             b'{"question": "x", "history": "x"}',
             "bad_request",
             "history 必须是数组：之前的问题（字符串）或 {role, content} 消息。",
+        ),
+        (
+            b'{"question": "x", "where": {"kb": "x"}}',
+            "bad_request",
+            "where 不能按 kb 筛选；可用字段：organisation、title、document、source。",
+        ),
+        (
+            b'{"question": "x", "where": {"organisation": 1}}',
+            "bad_request",
+            "where.organisation 必须是 1 到 200 个字的字符串。",
+        ),
+        (
+            b'{"question": "x", "where": []}',
+            "bad_request",
+            'where 必须是对象，例如 {"organisation": "…"}；可用字段：organisation、title、document、source。',
         ),
         (
             b'{"question": "   "}',

@@ -78,3 +78,22 @@ def test_document_frequencies_and_places(collection):
     assert 0 < collection.doc_freq("工会") <= len(collection)
     assert collection.doc_freq("qwertyuiop") == 0
     assert {"北京", "江苏", "龙岩"} <= collection.places()
+
+
+def test_searches_can_be_limited_to_a_field_value(collection):
+    """Metadata filters: the same answer from every backend, exact (a dense
+    filter over an approximate index must not miss the few matching passages)."""
+    chunks = collection.chunks()
+    longyan = next(c for c in chunks if "龙岩" in c.organisation)
+    where = (("organisation", longyan.organisation),)
+    vector = EMBEDDER.embed_passages(["北京职工沟通会"])[0]
+    dense = collection.get([cid for cid, _ in collection.search_dense(vector, 50, where)])
+    assert dense and {c.organisation for c in dense} == {longyan.organisation}
+    assert len(dense) == sum(c.organisation == longyan.organisation for c in chunks)
+    lexical = collection.get([cid for cid, _ in collection.search_lexical("工会 调解", 50, where)])
+    assert lexical and {c.organisation for c in lexical} == {longyan.organisation}
+    # Filters combine; a value nobody has finds nothing.
+    both = (*where, ("document", longyan.document))
+    assert collection.search_dense(vector, 5, both)
+    assert collection.search_dense(vector, 5, (("organisation", "没有这个单位"),)) == []
+    assert collection.search_lexical("工会", 5, (("title", "没有这个标题"),)) == []

@@ -1,8 +1,10 @@
 """The HTTP API and the widget script, served by the same process as the page.
 
-    POST /api/ask     {"question", "kb"?, "history"?, "k"?, "retrieved"?} -> answer with
-                      citations (and, with "retrieved": n, the n best-ranked passages);
-                      "kb" defaults to the caller's first knowledge base (a key's own)
+    POST /api/ask     {"question", "kb"?, "history"?, "k"?, "retrieved"?, "where"?} ->
+                      answer with citations (and, with "retrieved": n, the n best-ranked
+                      passages); "kb" defaults to the caller's first knowledge base (a
+                      key's own); "where" limits the search to passages with these
+                      field values, e.g. {"organisation": "福建龙岩市总工会"}
     GET  /api/health  status, model, and the knowledge bases this caller may read
     GET  /widget.js   the embeddable chat widget
 
@@ -25,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from errors import BackendUnavailable, EmptyQuestion, IndexNotFound, ManifestMismatch
+from index.collection import FILTERABLE, Where
 from index.storage import storage_for
 from kb.library import Library
 from web.policy import Caller, Denied, Policy, error_json
@@ -32,6 +35,7 @@ from web.policy import Caller, Denied, Policy, error_json
 WIDGET_JS = Path(__file__).resolve().parent / "static" / "widget.js"
 MAX_K = 10
 MAX_RETRIEVED = 20
+MAX_WHERE_CHARS = 200
 
 
 class BadRequest(Exception):
@@ -54,6 +58,7 @@ class AskRequest:
     previous: list[str]
     k: int | None
     retrieved: int  # how many ranked passages to return besides the answer (evaluation)
+    where: Where = ()  # only passages with these field values
 
 
 def parse_ask(body: bytes) -> AskRequest:
@@ -81,7 +86,24 @@ def parse_ask(body: bytes) -> AskRequest:
     if not _int_between(retrieved, 0, MAX_RETRIEVED):
         raise BadRequest(f"retrieved 必须是 0 到 {MAX_RETRIEVED} 之间的整数。")
     previous = [p for p in previous if isinstance(p, str)]
-    return AskRequest(data["question"], kb or None, previous, k, retrieved)
+    return AskRequest(
+        data["question"], kb or None, previous, k, retrieved, parse_where(data.get("where"))
+    )
+
+
+def parse_where(value: object) -> Where:
+    """{"organisation": "福建龙岩市总工会"} -> (("organisation", "福建龙岩市总工会"),)."""
+    if value is None:
+        return ()
+    fields = "、".join(FILTERABLE)
+    if not isinstance(value, dict) or not value:
+        raise BadRequest(f'where 必须是对象，例如 {{"organisation": "…"}}；可用字段：{fields}。')
+    for name, wanted in value.items():
+        if name not in FILTERABLE:
+            raise BadRequest(f"where 不能按 {name} 筛选；可用字段：{fields}。")
+        if not isinstance(wanted, str) or not 0 < len(wanted) <= MAX_WHERE_CHARS:
+            raise BadRequest(f"where.{name} 必须是 1 到 {MAX_WHERE_CHARS} 个字的字符串。")
+    return tuple(sorted(value.items()))
 
 
 def _int_between(value: object, low: int, high: int) -> bool:
@@ -134,7 +156,9 @@ def create_api(library: Library, policy: Policy) -> FastAPI:
             service = await run_in_threadpool(library.service, kb.id)
             # Search and a model call block for a while: off the event loop, so other
             # requests (health checks, the page) are served meanwhile.
-            answer = await run_in_threadpool(service.answer, ask.question, ask.previous, ask.k)
+            answer = await run_in_threadpool(
+                service.answer, ask.question, ask.previous, ask.k, ask.where
+            )
         except (IndexNotFound, ManifestMismatch) as exc:
             return json_error(503, "index_unavailable", str(exc))
         except BackendUnavailable as exc:
