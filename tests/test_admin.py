@@ -294,6 +294,7 @@ def test_rebuild_indexes_documents_a_stopped_server_left_out(site, cases_kb):
     assert "1500" in ask(site, cases_kb, "宁德的技能大赛有多少职工参赛？").json()["answer"]
 
 
+@pytest.mark.slow
 def test_the_admin_page_manages_a_knowledge_base_on_milvus(tmp_path):
     """The same admin routes with GHQA_BACKEND=milvus (Milvus Lite): upload,
     answer, replace, remove the last document; nothing in the index directory."""

@@ -93,6 +93,7 @@ def in_place(root) -> Settings:
     return backend_settings(root, "milvus").model_copy(update={"milvus_in_place": True})
 
 
+@pytest.mark.slow
 def test_milvus_in_place_updates_touch_only_changed_passages(tmp_path):
     settings = in_place(tmp_path / "data")
     build(settings, CASE)
@@ -121,6 +122,7 @@ def test_milvus_in_place_updates_touch_only_changed_passages(tmp_path):
     assert frequencies(storage.open())["茶艺"] == 0
 
 
+@pytest.mark.slow
 def test_milvus_lite_writes_a_new_generation_each_time(tmp_path):
     settings = backend_settings(tmp_path / "data", "milvus")
     build(settings, CASE)
@@ -159,6 +161,7 @@ def test_milvus_lite_bm25_statistics_are_per_segment(tmp_path):
     assert same_id == chunk_id and later < together / 3
 
 
+@pytest.mark.slow
 def test_milvus_recounts_terms_after_an_interrupted_write(tmp_path):
     settings = in_place(tmp_path / "data")
     build(settings, CASE)
