@@ -57,6 +57,7 @@ _WRITE_BATCH = 256
 _CHUNK_FIELDS = ["id", "body", "document", "source", "organisation", "title", "section", "ordinal"]
 _COUNTS_CACHE = 4096  # chunks whose sentence count is remembered (a few bytes each)
 _DF_CACHE = 50_000
+_HNSW_EF = 128  # HNSW search breadth on a server (FLAT ignores it)
 
 
 def collection_base(settings: Settings) -> str:
@@ -74,8 +75,9 @@ def collection_base(settings: Settings) -> str:
 
 
 class _Names:
-    def __init__(self, base: str, generation: str | None = None) -> None:
-        stem = f"{base}_g{generation}" if generation else base
+    """The three collections (or aliases) of one index, or of one generation of it."""
+
+    def __init__(self, stem: str) -> None:
         self.chunks = stem
         self.sentences = f"{stem}_sentences"
         self.terms = f"{stem}_terms"
@@ -128,7 +130,7 @@ class MilvusCollection:
                 limit=n,
                 filter=_expression(where),
                 output_fields=["id"],
-                search_params={"metric_type": "IP"},
+                search_params={"metric_type": "IP", "params": {"ef": max(_HNSW_EF, n)}},
             )
         )
         return [(hit["id"], float(hit["distance"])) for hit in found[0]]
@@ -360,7 +362,7 @@ class MilvusStorage:
     def _replace(self, manifest: dict, chunks: list[Chunk], embedded: Mapping[str, Embedded]):
         """A new generation beside the live one; aliases switch when it is complete."""
         client = self._calls.client
-        names = _Names(self._base, uuid.uuid4().hex[:8])
+        names = _Names(f"{self._base}_g{uuid.uuid4().hex[:8]}")
         old = self._physical() if self._live() else None
         with self._calls.guarded():
             self._drop_unfinished(keep=old.all() if old else ())
@@ -533,19 +535,15 @@ class MilvusStorage:
         """The generation the aliases point at now (writes go to it by name)."""
         with self._calls.guarded():
             target = self._calls.client.describe_alias(self.names.chunks)["collection_name"]
-        names = _Names(self._base)
-        names.chunks, names.sentences, names.terms = (
-            target,
-            f"{target}_sentences",
-            f"{target}_terms",
-        )
-        return names
+        return _Names(target)
 
     def _index_type(self) -> str:
         return self._dense_index()["index_type"]
 
     def _dense_index(self) -> dict:
-        # Lite searches exactly; a server gets HNSW (eval.bench measures its recall).
+        # Lite searches exactly; a server gets HNSW, searched with ef >= the
+        # candidates asked for (its recall could not be measured here: run
+        # `python -m eval.bench --backend milvus` against the server).
         if is_lite(self._calls.uri):
             return {"index_type": "FLAT", "metric_type": "IP"}
         return {

@@ -140,7 +140,7 @@ def test_milvus_lite_writes_a_new_generation_each_time(tmp_path):
 
     # A build killed before its aliases switched leaves a generation nobody
     # reads: the next build drops it.
-    storage._create(_Names(collection_base(settings), "deadbeef"), 64)
+    storage._create(_Names(collection_base(settings) + "_gdeadbeef"), 64)
     build(settings, CASE, extra, rebuild=True)
     live = set(storage._physical().all())
     assert {n for n in client.list_collections() if n.startswith("ghqa_index_g")} == live
