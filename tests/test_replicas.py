@@ -84,7 +84,10 @@ def page_status(url: str) -> str:
         page = browser.new_page()
         page.goto(url)
         page.wait_for_selector("#question textarea", timeout=60_000)
-        page.wait_for_timeout(1500)  # the load event fills the status line
+        # The load event fills the sign-in line and the status line together.
+        page.wait_for_function(
+            "document.querySelector('#who')?.innerText.includes('登录')", timeout=60_000
+        )
         status = page.locator("#status")
         text = status.inner_text() if status.count() and status.is_visible() else ""
         browser.close()
