@@ -111,17 +111,19 @@ def update_index(
     files = collect_files(paths)
     report = report or BuildReport()
     report.index_dir = settings.resolved_index_dir()
-    report.where = storage_for(settings).where
+    storage = storage_for(settings)
+    report.where = storage.where
     report.files_total = len(files)
     shown = {p.resolve(): n for p, n in (names or {}).items()}
     with store.build_lock(settings.resolved_index_dir()):
-        _update(settings, files, rebuild, embedder, progress, report, shown)
-        storage_for(settings).write_report(report.to_json())
+        _update(settings, storage, files, rebuild, embedder, progress, report, shown)
+        storage.write_report(report.to_json())
         return report
 
 
 def _update(
     settings: Settings,
+    storage: Storage,
     files: list[Path],
     rebuild: bool,
     embedder: Embedder | None,
@@ -131,7 +133,6 @@ def _update(
 ) -> BuildReport:
     started = time.perf_counter()
     index_dir = settings.resolved_index_dir()
-    storage = storage_for(settings)
     previous, reason = (None, "--rebuild") if rebuild else _load_previous(settings, storage)
     report.full_rebuild_reason = reason
     if rebuild:  # "embed everything again" includes an interrupted build's batches

@@ -94,17 +94,16 @@ def _expression(where: Where) -> str:
     return " and ".join(f"{name} == {literal(value)}" for name, value in where)
 
 
+def _row_of(chunk: Chunk) -> dict:
+    """The chunk's record as a passage row: its id is the primary key and its
+    shown text is `body` (`text` is the analysed index text)."""
+    record = chunk.to_json()
+    record["id"], record["body"] = record.pop("chunk_id"), record.pop("text")
+    return record
+
+
 def _to_chunk(row: Mapping) -> Chunk:
-    return Chunk(
-        id=row["id"],
-        text=row["body"],
-        document=row["document"],
-        source=row["source"],
-        organisation=row["organisation"],
-        title=row["title"],
-        section=int(row["section"]),
-        ordinal=int(row["ordinal"]),
-    )
+    return Chunk.from_json({**row, "chunk_id": row["id"], "text": row["body"]})
 
 
 class MilvusCollection:
@@ -486,16 +485,9 @@ class MilvusStorage:
                 stacked = np.asarray(vectors.sentences, np.float32).reshape(-1, dim)
                 rows.append(
                     {
-                        "id": c.id,
+                        **_row_of(c),
                         "text": c.index_text,
                         "dense": np.asarray(vectors.vector, np.float32).tolist(),
-                        "body": c.text,
-                        "document": c.document,
-                        "source": c.source,
-                        "organisation": c.organisation,
-                        "title": c.title,
-                        "section": c.section,
-                        "ordinal": c.ordinal,
                         "sentences": len(stacked),
                     }
                 )

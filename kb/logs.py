@@ -39,24 +39,15 @@ class Feedback:
 
     def read(self, kb: str | None = None) -> list[dict]:
         """Newest first; of one knowledge base, or of all."""
-        query = select(state.feedback).order_by(
-            state.feedback.c.time.desc(), state.feedback.c.id.desc()
-        )
+        table = state.feedback
+        query = select(
+            table.c.kb, table.c.time, table.c.liked, table.c.question, table.c.searched,
+            table.c.answer,
+        ).order_by(table.c.time.desc(), table.c.id.desc())  # fmt: skip
         if kb:
-            query = query.where(state.feedback.c.kb == kb)
+            query = query.where(table.c.kb == kb)
         with self.engine.connect() as db:
-            rows = db.execute(query).all()
-        return [
-            {
-                "kb": r.kb,
-                "time": r.time,
-                "liked": r.liked,
-                "question": r.question,
-                "searched": r.searched,
-                "answer": r.answer,
-            }
-            for r in rows
-        ]
+            return [dict(r._mapping) for r in db.execute(query)]
 
     def import_jsonl(self, path: Path, kb: str) -> int:
         """Feedback kept in a JSON-lines file by an earlier version: moved into

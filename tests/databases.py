@@ -8,12 +8,11 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from contextlib import contextmanager
 
 import redis
 
-from tests.servers import free_port
+from tests.servers import free_port, wait_until_up
 
 
 def _as_postgres(command: list[str]) -> list[str]:
@@ -70,16 +69,14 @@ def redis_server():
         stdout=subprocess.DEVNULL,
     )
     url = f"redis://127.0.0.1:{port}/0"
-    deadline = time.time() + 10
-    while True:
+
+    def answers() -> bool:
         try:
-            redis.Redis.from_url(url).ping()
-            break
+            return bool(redis.Redis.from_url(url).ping())
         except redis.ConnectionError:
-            if time.time() > deadline:
-                proc.kill()
-                raise
-            time.sleep(0.05)
+            return False
+
+    wait_until_up(answers, proc, 10, "redis-server")
     try:
         yield url
     finally:

@@ -11,7 +11,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -50,6 +50,31 @@ class LoopbackServer:
         self._thread.join(timeout=10)
 
 
+def wait_until_up(
+    ready: Callable[[], bool], proc: subprocess.Popen, seconds: float, what: str, log=None
+) -> None:
+    """Poll `ready` until it is true; if the process exits or time runs out,
+    kill it and fail with the end of its log."""
+    deadline = time.time() + seconds
+    while not ready():
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            text = log.read_text(errors="replace")[-2000:] if log and log.exists() else ""
+            raise RuntimeError(f"{what} did not start within {seconds} s: {text}")
+        time.sleep(0.2)
+
+
+def port_open(port: int) -> Callable[[], bool]:
+    def ready() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            return False
+        return True
+
+    return ready
+
+
 def corpus_with(root: Path, name: str, text: str) -> Path:
     """A copy of the shipped corpus in `root` plus one extra file."""
     corpus = root / "corpus"
@@ -84,20 +109,17 @@ def app_process(
             stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 180
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"app.py exited: {log.read_text(errors='replace')[-2000:]}")
+
+    def answers() -> bool:
         try:
             urllib.request.urlopen(f"{url}/api/health", timeout=2)
-            break
         except urllib.error.HTTPError:
-            break  # it answers: 503 says a knowledge base cannot, which a test may want
+            return True  # 503 says a knowledge base cannot answer, which a test may want
         except OSError:
-            if time.time() > deadline:
-                proc.kill()
-                raise RuntimeError("app.py did not start within 180 s") from None
-            time.sleep(1)
+            return False
+        return True
+
+    wait_until_up(answers, proc, 180, "app.py", log)
     try:
         yield url
     finally:

@@ -11,7 +11,6 @@ without a restart; nginx with deploy/nginx.conf balances them."""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ import pytest
 from index.build import update_index
 from settings import PROJECT_ROOT, SHIPPED_CORPUS
 from tests.databases import postgres, redis_server
-from tests.servers import app_process, free_port
+from tests.servers import app_process, free_port, port_open, wait_until_up
 
 QUESTION = "龙岩的驿站枫桥调解成功了多少件劳动争议？"
 BROWSER_ARGS = [
@@ -53,18 +52,8 @@ class MilvusServer:
                  str(self.data), "--host", "127.0.0.1", "--port", str(self.port)],
                 stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
-        deadline = time.time() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return self
-            except OSError:
-                if self._proc.poll() is not None or time.time() > deadline:
-                    self.stop()
-                    raise RuntimeError(
-                        f"milvus-lite did not start: {self.log.read_text()}"
-                    ) from None
-                time.sleep(0.2)
+        wait_until_up(port_open(self.port), self._proc, 60, "milvus-lite server", self.log)
+        return self
 
     def stop(self) -> None:
         if self._proc and self._proc.poll() is None:
@@ -193,17 +182,7 @@ def nginx_in_front(root: Path, replicas: list[str]):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.time() > deadline:
-                proc.kill()
-                log = (root / "error.log").read_text() if (root / "error.log").exists() else ""
-                raise RuntimeError(f"nginx did not start: {log}") from None
-            time.sleep(0.1)
+    wait_until_up(port_open(port), proc, 20, "nginx", root / "error.log")
     try:
         yield url
     finally:
