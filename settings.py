@@ -63,7 +63,13 @@ class Settings(BaseSettings):
         "'onnx-int8' only exists for the bundled model.",
     )
     embed_batch_size: int = Field(
-        default=32, ge=1, description="Passages per forward pass, and per checkpoint."
+        default=32, ge=1, description="Passages per checkpoint written during ingest."
+    )
+    forward_batch_size: int | None = Field(
+        default=None,
+        ge=1,
+        description="Passages per forward pass of the model (default: 4 on ONNX int8, "
+        "where small batches stay in the CPU cache; embed_batch_size on PyTorch).",
     )
     ingest_workers: int = Field(
         default=1,

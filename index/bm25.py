@@ -53,15 +53,37 @@ def place_aliases(vocabulary: set[str], organisations: set[str]) -> dict[str, li
     return pinyin_spellings(places | organisation_places(organisations))
 
 
+def warm_up() -> None:
+    """Load what building an index needs (jieba's dictionaries, pypinyin: a few
+    seconds) ahead of time, e.g. in a thread while files are still being read."""
+    import jieba.posseg
+    import pypinyin  # noqa: F401
+
+    jieba.initialize()
+
+
 class Bm25Index:
     def __init__(self, retriever: bm25s.BM25, aliases: dict[str, list[str]]) -> None:
         self._retriever = retriever
         self.aliases = aliases
 
     @classmethod
-    def build(cls, texts: list[str], k1: float, b: float, organisations: set[str]) -> Bm25Index:
+    def build(
+        cls,
+        texts: list[str],
+        k1: float,
+        b: float,
+        organisations: set[str],
+        tokens: list[list[str] | None] | None = None,
+    ) -> Bm25Index:
+        """`tokens`: each text's `tokenize` result where already known (None
+        where not): the build tokenises in its reader processes."""
+        known = tokens or [None] * len(texts)
+        corpus = [
+            t if t is not None else tokenize(text) for text, t in zip(texts, known, strict=True)
+        ]
         retriever = bm25s.BM25(k1=k1, b=b)
-        retriever.index([tokenize(t) for t in texts], show_progress=False)
+        retriever.index(corpus, show_progress=False)
         return cls(retriever, place_aliases(set(retriever.vocab_dict), organisations))
 
     def save(self, directory: Path) -> None:

@@ -32,7 +32,7 @@ import numpy as np
 from tqdm import tqdm
 
 from errors import CorpusEmpty, IndexNotFound, ManifestMismatch, UnsupportedDocument
-from index import dense, store
+from index import bm25, dense, store
 from index.bm25 import TOKENIZER_ID
 from index.embedder import Embedder, load_embedder, resolved_runtime
 from index.storage import Storage, StoredBuild, storage_for
@@ -139,10 +139,15 @@ def _update(
         VectorCache(index_dir, _vector_identity(settings)).clear()
     batches = _Batches(settings, embedder, previous, report, progress)
     reader = _read(settings, files, previous, report, progress, names)
-    ingested = []
+    # Loading what BM25 needs at the end while the first files are read keeps
+    # it off the build's critical path.
+    threading.Thread(target=bm25.warm_up, daemon=True).start()
+    ingested, terms = [], {}
     try:
-        for f in reader:
+        for f, tokens in reader:
             ingested.append(f)
+            if tokens is not None:
+                terms.update(zip((c.id for c in f.chunks), tokens, strict=True))
             batches.add(f.chunks)
         if not ingested:
             raise CorpusEmpty(
@@ -165,7 +170,7 @@ def _update(
         batches.close()
 
     manifest = _manifest(settings, batches.embedder(), ingested, chunks, _dense_params(settings))
-    storage.write(manifest, chunks, batches.done)
+    storage.write(manifest, chunks, batches.done, terms)
     batches.cache.clear()
     report.written = True
     report.seconds = time.perf_counter() - started
@@ -229,9 +234,7 @@ class _Batches:
         embedder = self.embedder()
         started = time.perf_counter()
         vectors, sentences = embedder.embed_chunks(
-            [c.index_text for c in batch],
-            [shifted_spans(c) for c in batch],
-            batch_size=len(batch),
+            [c.index_text for c in batch], [shifted_spans(c) for c in batch]
         )
         self._report.embed_seconds += time.perf_counter() - started
         self.cache.append([c.id for c in batch], vectors, sentences)
@@ -282,10 +285,11 @@ def _read(
     report: BuildReport,
     progress: bool,
     names: dict[Path, str],
-) -> Iterator[IngestedFile]:
-    """Every readable file's chunks, in file order. Unchanged files come from
-    the previous index; the others are read by worker processes, which run
-    ahead while the caller embeds."""
+) -> Iterator[tuple[IngestedFile, tuple[list[str], ...] | None]]:
+    """Every readable file's chunks with their BM25 terms, in file order.
+    Unchanged files come from the previous index (terms not known: None);
+    the others are read and tokenised by worker processes, which run ahead
+    while the caller embeds."""
     chunks_reusable = previous is not None and previous.manifest["chunking"] == _chunking(settings)
     chunks_by_source: dict[str, list[Chunk]] = {}
     for chunk in previous.chunks if previous else ():
@@ -324,7 +328,7 @@ def _read(
             old, sha = old_of[path]
             if path not in todo:
                 report.unchanged.append(source)
-                yield IngestedFile(
+                kept = IngestedFile(
                     source,
                     old["name"],
                     sha,
@@ -333,13 +337,14 @@ def _read(
                     old.get("profile", "none"),
                     tuple(old.get("repairs", ())),
                 )
+                yield kept, None
                 continue
             result = futures[path].result() if pool else _read_one(path, names.get(path), *args)
             if isinstance(result, str):
                 report.skipped.append((source, result))
                 continue
             (report.changed if old else report.added).append(source)
-            yield result
+            yield result[0], result[1]
     finally:
         if pool:
             pool.shutdown(wait=False, cancel_futures=True)
@@ -364,12 +369,14 @@ def _read_one(
     overlap: int,
     profile: str | None,
     profile_dir: Path | None,
-) -> IngestedFile | str:
-    """One file's chunks, or why it was skipped (runs in a worker process)."""
+) -> tuple[IngestedFile, tuple[list[str], ...]] | str:
+    """One file's chunks with their BM25 terms, or why it was skipped (runs in
+    a worker process: tokenising here keeps jieba off the model's path)."""
     try:
-        return ingest_file(path, size, overlap, profile, profile_dir, name)
+        ingested = ingest_file(path, size, overlap, profile, profile_dir, name)
     except UnsupportedDocument as exc:
         return str(exc)
+    return ingested, tuple(bm25.tokenize(c.index_text) for c in ingested.chunks)
 
 
 def _dense_params(settings: Settings) -> dense.DenseParams:

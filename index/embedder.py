@@ -21,6 +21,7 @@ from index.onnx_export import onnx_path
 from settings import BUNDLED_MODEL, DEFAULT_BUNDLED_RUNTIME, Settings
 
 _MAX_TOKENS = 512  # e5-small's position limit; longer passages are truncated
+_ONNX_FORWARD_BATCH = 4
 
 
 @dataclass(frozen=True)
@@ -168,20 +169,21 @@ class OnnxBackend:
 
 
 class Embedder:
-    def __init__(self, backend, info: ModelInfo) -> None:
+    def __init__(self, backend, info: ModelInfo, forward_batch: int = 32) -> None:
         self._backend = backend
         self.info = info
+        self.forward_batch = forward_batch  # passages per forward pass
 
-    def embed_passages(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.info.dim), dtype=np.float32)
-        return self._backend.vectors(texts, self.info.passage_prompt, batch_size)
+        return self._backend.vectors(texts, self.info.passage_prompt, self.forward_batch)
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._backend.vectors([text], self.info.query_prompt, 1)[0]
 
     def embed_chunks(
-        self, texts: list[str], sentences: list[list[tuple[int, int]]], batch_size: int = 32
+        self, texts: list[str], sentences: list[list[tuple[int, int]]]
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """Passage vectors, and for each passage one vector per (start, end)
         character span: the mean of the token vectors inside the span, taken
@@ -192,7 +194,7 @@ class Embedder:
         shift = len(self.info.passage_prompt)
         vectors, per_text = [], []
         for enc, spans in zip(
-            self._backend.encode(texts, self.info.passage_prompt, batch_size),
+            self._backend.encode(texts, self.info.passage_prompt, self.forward_batch),
             sentences,
             strict=True,
         ):
@@ -284,7 +286,17 @@ def load_embedder(settings: Settings) -> Embedder:
     if passage_prompt is None:
         passage_prompt = prompts.get("document", prompts.get("passage", ""))
     info = ModelInfo(settings.model, backend.dim, query_prompt, passage_prompt, runtime)
-    return Embedder(backend, info)
+    return Embedder(backend, info, forward_batch_size(settings, runtime))
+
+
+def forward_batch_size(settings: Settings, runtime: str) -> int:
+    """Passages per forward pass. On ONNX int8 small batches are faster here
+    (4: 19 passages/s, 32: 12/s on 2 cores; README, "运行时"): a batch's
+    activations stay in the CPU cache. PyTorch keeps sentence-transformers'
+    batching as before."""
+    if settings.forward_batch_size is not None:
+        return settings.forward_batch_size
+    return _ONNX_FORWARD_BATCH if runtime == "onnx-int8" else settings.embed_batch_size
 
 
 def _torch_backend(settings: Settings) -> TorchBackend:

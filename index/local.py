@@ -111,18 +111,26 @@ class LocalStorage:
         }
         return StoredBuild(loaded.manifest, loaded.chunks, embedded)
 
-    def write(self, manifest: dict, chunks: list[Chunk], embedded: Mapping[str, Embedded]) -> None:
+    def write(
+        self,
+        manifest: dict,
+        chunks: list[Chunk],
+        embedded: Mapping[str, Embedded],
+        terms: Mapping[str, list[str]] | None = None,
+    ) -> None:
         settings = self._settings
         vectors = np.stack([embedded[c.id].vector for c in chunks]).astype(np.float32)
         faiss_index = dense.build_faiss(
             vectors, dense.DenseParams(settings.ann_threshold, settings.ivf_nprobe)
         )
         manifest["dense"]["kind"] = dense.kind_of(faiss_index)
+        terms = terms or {}
         bm25 = Bm25Index.build(
             [c.index_text for c in chunks],
             settings.bm25_k1,
             settings.bm25_b,
             organisations={c.organisation for c in chunks if c.organisation},
+            tokens=[terms.get(c.id) for c in chunks],
         )
         sentences = [embedded[c.id].sentences for c in chunks]
         store.write_index(self.index_dir, manifest, chunks, vectors, sentences, faiss_index, bm25)

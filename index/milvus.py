@@ -289,7 +289,14 @@ class MilvusStorage:
 
     # -- writing ----------------------------------------------------------
 
-    def write(self, manifest: dict, chunks: list[Chunk], embedded: Mapping[str, Embedded]) -> None:
+    def write(
+        self,
+        manifest: dict,
+        chunks: list[Chunk],
+        embedded: Mapping[str, Embedded],
+        terms: Mapping[str, list[str]] | None = None,
+    ) -> None:
+        del terms  # Milvus's analyser tokenises the passages itself
         manifest["format_version"] = MILVUS_FORMAT
         manifest["build"] = uuid.uuid4().hex
         manifest["dense"]["kind"] = self._index_type()

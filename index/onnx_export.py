@@ -2,12 +2,13 @@
 float32 sentence-transformers directory.
 
 sentence-transformers' own `backend="onnx"` needs `optimum-onnx`, which pins
-transformers 4.x (this project runs 5.x), so the export uses torch's exporter
-and ONNX Runtime's dynamic quantisation directly. Only the encoder is exported:
-it returns token embeddings, and `embedder.OnnxBackend` mean-pools them as the
-model's own Pooling module does (e5: mean over tokens, prompt included).
+transformers 4.x (this project runs 5.x), so the export uses torch's exporter,
+ONNX Runtime's transformer optimiser and its dynamic quantisation directly.
+Only the encoder is exported: it returns token embeddings, and
+`embedder.OnnxBackend` mean-pools them as the model's own Pooling module does
+(e5: mean over tokens, prompt included).
 
-    MODEL_DIR/onnx/model_int8.onnx   written to a temporary name, then renamed
+    MODEL_DIR/onnx/model_int8_fused.onnx   written to a temporary name, then renamed
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ import tempfile
 import warnings
 from pathlib import Path
 
-ONNX_FILE = "onnx/model_int8.onnx"
+ONNX_FILE = "onnx/model_int8_fused.onnx"
+# Exports of earlier versions (unfused, 1.5x slower here): removed when replaced.
+_STALE_FILES = ("onnx/model_int8.onnx",)
 _OPSET = 17
 
 
@@ -27,14 +30,19 @@ def onnx_path(model_dir: Path) -> Path:
 
 
 def export_int8(model_dir: Path) -> Path:
-    """Write MODEL_DIR/onnx/model_int8.onnx (about 120 MB; ~30 s on 2 cores)."""
+    """Write MODEL_DIR/onnx/model_int8_fused.onnx (about 120 MB; ~40 s on 2 cores)."""
+    import onnx
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.transformers.optimizer import optimize_model
     from transformers import AutoModel, AutoTokenizer
 
     target = onnx_path(model_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
-    model = AutoModel.from_pretrained(model_dir).eval()
+    # Eager attention exports as the MatMul/Softmax pattern ONNX Runtime's
+    # optimiser fuses into one Attention op per layer (SDPA's export is not
+    # recognised); fused and quantised it embeds ~1.5x faster here (README, "运行时").
+    model = AutoModel.from_pretrained(model_dir, attn_implementation="eager").eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     sample = tokenizer(["passage: 示例", "passage: 一个稍长一些的示例句子"], padding=True)
 
@@ -65,11 +73,27 @@ def export_int8(model_dir: Path) -> Path:
                 opset_version=_OPSET,
                 dynamo=False,
             )
+        fused = Path(tmp) / "model_fused.onnx"
+        optimize_model(
+            str(float32),
+            model_type="bert",
+            num_heads=model.config.num_attention_heads,
+            hidden_size=model.config.hidden_size,
+            opt_level=1,  # ONNX Runtime's basic, hardware-independent rewrites only
+        ).save_model_to_file(str(fused))
         quantised = Path(tmp) / "model_int8.onnx"
         # Per-channel signed weights: the closest to float32 of the variants
         # measured here (cosine ≥ 0.99 on corpus passages; README, "运行时").
+        # The fused ops come from ONNX Runtime's own domain, whose outputs
+        # shape inference cannot type: they are float32.
         quantize_dynamic(
-            str(float32), str(quantised), weight_type=QuantType.QInt8, per_channel=True
+            str(fused),
+            str(quantised),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )
         os.replace(quantised, target)
+    for stale in _STALE_FILES:
+        (model_dir / stale).unlink(missing_ok=True)
     return target

@@ -50,8 +50,16 @@ class Storage(Protocol):
     def load_previous(self) -> StoredBuild:
         """The current build for reuse; raises as read_manifest does."""
 
-    def write(self, manifest: dict, chunks: list[Chunk], embedded: Mapping[str, Embedded]) -> None:
-        """Make `chunks` (with `manifest`) the current build."""
+    def write(
+        self,
+        manifest: dict,
+        chunks: list[Chunk],
+        embedded: Mapping[str, Embedded],
+        terms: Mapping[str, list[str]] | None = None,
+    ) -> None:
+        """Make `chunks` (with `manifest`) the current build. `terms`: BM25
+        terms already computed for some chunks (by chunk id); others are
+        tokenised here."""
 
     def remove(self) -> None:
         """Drop the index (its last document was removed)."""

@@ -29,15 +29,15 @@ class HashingEmbedder:
         norm = np.linalg.norm(vec)
         return vec / norm if norm else vec
 
-    def embed_passages(self, texts, batch_size=32):
+    def embed_passages(self, texts):
         self.embedded.extend(texts)
         if not texts:
             return np.zeros((0, self.info.dim), dtype=np.float32)
         return np.stack([self._vector(t) for t in texts])
 
-    def embed_chunks(self, texts, sentences, batch_size=32):
+    def embed_chunks(self, texts, sentences):
         """Sentence vectors hash the sentence alone (the real model pools it in context)."""
-        vectors = self.embed_passages(texts, batch_size)
+        vectors = self.embed_passages(texts)
         per_text = [
             np.asarray([self._vector(t[a:b]) for a, b in spans], dtype=np.float32).reshape(
                 -1, self.info.dim

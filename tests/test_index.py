@@ -273,11 +273,11 @@ class _StopsAfter(HashingEmbedder):
         super().__init__()
         self.calls = calls
 
-    def embed_chunks(self, texts, sentences, batch_size=32):
+    def embed_chunks(self, texts, sentences):
         self.calls -= 1
         if self.calls < 0:
             raise KeyboardInterrupt
-        return super().embed_chunks(texts, sentences, batch_size)
+        return super().embed_chunks(texts, sentences)
 
 
 def test_interrupted_embedding_resumes_from_checkpoints(fake_settings, corpus_dir):
@@ -326,6 +326,16 @@ def test_many_files_are_read_by_worker_processes(fake_settings, tmp_path):
     loaded = store.load_index(fake_settings.resolved_index_dir())
     # File order is kept, whatever order the workers finish in.
     assert [c.organisation for c in loaded.chunks] == [f"甲{i}省总工会" for i in range(10)]
+    # The workers also tokenised the passages for BM25: the same index as
+    # tokenising them in this process.
+    in_process = fake_settings.model_copy(
+        update={"ingest_workers": 0, "index_dir": tmp_path / "in-process"}
+    )
+    _build(in_process, [folder], HashingEmbedder())
+    alone = store.load_index(in_process.resolved_index_dir())
+    for term in ("总工会", "正文", "案例"):
+        assert loaded.bm25.document_frequency(term) == alone.bm25.document_frequency(term) > 0
+        assert loaded.bm25.top(term, 10) == alone.bm25.top(term, 10)
 
 
 def test_answering_embeds_the_question_and_nothing_else(fake_settings, corpus_dir):
