@@ -13,6 +13,8 @@ Four measurements, all in one process so the ratios compare like with like:
 ingest speed, index size, memory, cold answer latency and ANN recall by size.
 `--backend local,milvus --sizes 10000,100000` compares the storage backends
 (eval/storage_bench.py): write chunks/s, search p50/p95, recall@10, RSS.
+`--forward 1,2,4,8,16,32` measures the model alone by forward-pass batch size,
+default runtime against PyTorch (eval/forward_bench.py).
 
 Peak memory is the process's maximum resident set size.
 """
@@ -148,6 +150,8 @@ def bench_quality(searcher: Searcher, questions: tuple[EvalQuestion, ...]) -> di
 @click.option(
     "--sizes", default="10000,100000", show_default=True, help="后端对比的段落数，逗号分隔"
 )
+@click.option("--forward", help="按每次前向的段数测模型速度，逗号分隔，如 1,2,4,8,16,32")
+@click.option("--forward-passages", default=256, show_default=True, help="前向速度基准的段落数")
 @click.option("--out", type=click.Path(path_type=Path), help="把结果写成 JSON 文件")
 def main(
     copies: int,
@@ -157,9 +161,20 @@ def main(
     scale_questions: int,
     backends: str | None,
     sizes: str,
+    forward: str | None,
+    forward_passages: int,
     out: Path | None,
 ) -> None:
     settings = load_settings()
+    if forward:
+        from eval.forward_bench import markdown, run_forward
+
+        batches = _counts(forward, "--forward")
+        results = run_forward(
+            settings, batches, forward_passages, repeats, lambda m: click.echo(m, err=True)
+        )
+        _report(markdown(results), results, out)
+        return
     if backends:
         from eval.storage_bench import markdown, run_backends
 
@@ -169,22 +184,19 @@ def main(
             raise click.BadParameter(
                 f"未知的后端：{'、'.join(sorted(unknown))}（可选 local、milvus）"
             )
-        counts = [int(x) for x in sizes.split(",")]
+        counts = _counts(sizes, "--sizes")
         results = run_backends(
             settings, chosen, counts, scale_questions, lambda m: click.echo(m, err=True)
         )
-        click.echo(markdown(results))
-        if out:
-            out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", "utf-8")
+        _report(markdown(results), results, out)
         return
     if scale:
         from eval.scale import markdown, run_scale
 
-        sizes = [int(x) for x in scale.split(",")]
-        results = run_scale(settings, sizes, scale_questions, lambda m: click.echo(m, err=True))
-        click.echo(markdown(results))
-        if out:
-            out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", "utf-8")
+        results = run_scale(
+            settings, _counts(scale, "--scale"), scale_questions, lambda m: click.echo(m, err=True)
+        )
+        _report(markdown(results), results, out)
         return
     started = time.perf_counter()
     embedder = load_embedder(settings)
@@ -205,6 +217,24 @@ def main(
     click.echo(text)
     if out:
         out.write_text(text + "\n", encoding="utf-8")
+
+
+def _counts(text: str, option: str) -> list[int]:
+    """ "1,2,4" -> [1, 2, 4]; anything else is a one-line usage error."""
+    try:
+        counts = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise click.BadParameter(f"{option} 需要逗号分隔的正整数，例如 1,2,4（收到 {text!r}）")
+    return counts
+
+
+def _report(table: str, results: dict, out: Path | None) -> None:
+    """Print a benchmark's table; keep its full results as JSON if asked."""
+    click.echo(table)
+    if out:
+        out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", "utf-8")
 
 
 if __name__ == "__main__":

@@ -102,3 +102,16 @@ def test_ingest_then_search_with_the_default_model(tmp_path):
     text = run("index.search", "江苏康乃馨服务站建了多少家", "-k", "2", "--mode", "dense", env=env)
     assert text.returncode == 0
     assert text.stdout.startswith("[1] ") and "江苏省总工会 · 实施康乃馨服务计划" in text.stdout
+
+
+@pytest.mark.parametrize("option", ["--forward", "--scale", "--backend local --sizes"])
+@pytest.mark.parametrize("value", ["1,x", "0", ","])
+def test_bench_sizes_must_be_positive_numbers(option, value):
+    """A mistyped list of sizes is a one-line usage error, before any model loads."""
+    from click.testing import CliRunner
+
+    from eval.bench import main
+
+    result = CliRunner().invoke(main, [*option.split(), value])
+    assert result.exit_code == 2, result.output
+    assert "逗号分隔的正整数" in result.output and "Traceback" not in result.output
