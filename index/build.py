@@ -344,7 +344,7 @@ def _read(
                 report.skipped.append((source, result))
                 continue
             (report.changed if old else report.added).append(source)
-            yield result[0], result[1]
+            yield result
     finally:
         if pool:
             pool.shutdown(wait=False, cancel_futures=True)

@@ -259,7 +259,9 @@ def ensure_onnx(model_dir: Path) -> Path:
 
     target = onnx_path(model_dir)
     if not target.exists():
-        print(f"首次使用：正在导出 ONNX int8 版本的默认模型（约 30 秒）→ {target}", file=sys.stderr)
+        print(
+            f"首次使用：正在导出 ONNX int8 版本的默认模型（约 1 分钟）→ {target}", file=sys.stderr
+        )
         quiet_transformers()
         export_int8(model_dir)
     return target
