@@ -170,9 +170,7 @@ def main(
         from eval.forward_bench import markdown, run_forward
 
         batches = _counts(forward, "--forward")
-        results = run_forward(
-            settings, batches, forward_passages, repeats, lambda m: click.echo(m, err=True)
-        )
+        results = run_forward(settings, batches, forward_passages, repeats, _progress)
         _report(markdown(results), results, out)
         return
     if backends:
@@ -185,17 +183,13 @@ def main(
                 f"未知的后端：{'、'.join(sorted(unknown))}（可选 local、milvus）"
             )
         counts = _counts(sizes, "--sizes")
-        results = run_backends(
-            settings, chosen, counts, scale_questions, lambda m: click.echo(m, err=True)
-        )
+        results = run_backends(settings, chosen, counts, scale_questions, _progress)
         _report(markdown(results), results, out)
         return
     if scale:
         from eval.scale import markdown, run_scale
 
-        results = run_scale(
-            settings, _counts(scale, "--scale"), scale_questions, lambda m: click.echo(m, err=True)
-        )
+        results = run_scale(settings, _counts(scale, "--scale"), scale_questions, _progress)
         _report(markdown(results), results, out)
         return
     started = time.perf_counter()
@@ -217,6 +211,10 @@ def main(
     click.echo(text)
     if out:
         out.write_text(text + "\n", encoding="utf-8")
+
+
+def _progress(message: str) -> None:
+    click.echo(message, err=True)  # stderr: stdout carries only the table
 
 
 def _counts(text: str, option: str) -> list[int]:

@@ -296,16 +296,18 @@ class MilvusStorage:
         embedded: Mapping[str, Embedded],
         terms: Mapping[str, list[str]] | None = None,
     ) -> None:
-        del terms  # Milvus's analyser tokenises the passages itself
+        # Milvus's analyser tokenises the passages for its own BM25; `terms`
+        # only spare re-tokenising them for the document-frequency counts.
+        known = terms or {}
         manifest["format_version"] = MILVUS_FORMAT
         manifest["build"] = uuid.uuid4().hex
         manifest["dense"]["kind"] = self._index_type()
         kept = [c.id for c in chunks if embedded[c.id] is STORED]
         if kept and self._in_place():
-            self._update(manifest, chunks, embedded)
+            self._update(manifest, chunks, embedded, known)
         else:
             copied = self._stored_vectors(kept) if kept else {}
-            self._replace(manifest, chunks, {**embedded, **copied})
+            self._replace(manifest, chunks, {**embedded, **copied}, known)
 
     def _in_place(self) -> bool:
         if self._settings.milvus_in_place is not None:
@@ -340,7 +342,13 @@ class MilvusStorage:
             )
         return found
 
-    def _update(self, manifest: dict, chunks: list[Chunk], embedded: Mapping[str, Embedded]):
+    def _update(
+        self,
+        manifest: dict,
+        chunks: list[Chunk],
+        embedded: Mapping[str, Embedded],
+        known: Mapping[str, list[str]],
+    ):
         client = self._calls.client
         names = self._physical()
         with self._calls.guarded():
@@ -358,14 +366,20 @@ class MilvusStorage:
             self._insert(names, new, embedded, manifest["model"]["dim"])
             if recount:
                 client.delete(names.terms, filter='term != ""')
-                self._count_terms(names, Counter(_terms_of(chunks)))
+                self._count_terms(names, Counter(_terms_of(chunks, known)))
             else:
-                delta = Counter(_terms_of(new))
-                delta.subtract(Counter(_terms_of(gone)))
+                delta = Counter(_terms_of(new, known))
+                delta.subtract(Counter(_terms_of(gone, known)))
                 self._count_terms(names, delta)
             self._finish(names, manifest, chunks)
 
-    def _replace(self, manifest: dict, chunks: list[Chunk], embedded: Mapping[str, Embedded]):
+    def _replace(
+        self,
+        manifest: dict,
+        chunks: list[Chunk],
+        embedded: Mapping[str, Embedded],
+        known: Mapping[str, list[str]],
+    ):
         """A new generation beside the live one; aliases switch when it is complete."""
         client = self._calls.client
         names = _Names(f"{self._base}_g{uuid.uuid4().hex[:8]}")
@@ -374,7 +388,7 @@ class MilvusStorage:
             self._drop_unfinished(keep=old.all() if old else ())
             self._create(names, manifest["model"]["dim"])
             self._insert(names, chunks, embedded, manifest["model"]["dim"], fresh=True)
-            self._count_terms(names, Counter(_terms_of(chunks)))
+            self._count_terms(names, Counter(_terms_of(chunks, known)))
             self._finish(names, manifest, chunks)
             for alias, target in zip(self.names.all(), names.all(), strict=True):
                 if old:
@@ -571,10 +585,14 @@ class MilvusStorage:
             )
 
 
-def _terms_of(chunks: Iterable[Chunk]) -> Iterator[str]:
-    """Each passage's distinct BM25 terms (a term's count is its document frequency)."""
+def _terms_of(chunks: Iterable[Chunk], known: Mapping[str, list[str]]) -> Iterator[str]:
+    """Each passage's distinct BM25 terms (a term's count is its document
+    frequency), from `known` where the build already tokenised the passage."""
     for chunk in chunks:
-        yield from {t for t in tokenize(chunk.index_text) if len(t.encode()) <= _TERM}
+        tokens = known.get(chunk.id)
+        if tokens is None:
+            tokens = tokenize(chunk.index_text)
+        yield from {t for t in tokens if len(t.encode()) <= _TERM}
 
 
 def _batched(items: list, n: int) -> Iterator[list]:
