@@ -1,12 +1,15 @@
-"""Fitted scorers: logistic models learned by `python -m eval.fit`, stored as
-small JSON files (feature names, weights, thresholds, and what they were fitted
-on) and loaded at start-up. Nothing in the answer path sets a weight by hand.
+"""Fitted scorers learned by `python -m eval.fit` and loaded at start-up:
+logistic models (feature names, weights, thresholds) and the reader's
+learning-to-rank model (LightGBM's own text format). Each is one JSON file that
+also says what it was fitted on. Nothing in the answer path sets a weight by hand.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -66,14 +69,79 @@ class LogisticModel:
         )
 
 
+@dataclass(frozen=True)
+class RankingModel:
+    """Gradient-boosted trees that rank the candidates of one question against
+    each other (LightGBM, lambdarank): higher ranks first, and a score is not a
+    probability. The trees are LightGBM's text format, parsed by LightGBM."""
+
+    features: tuple[str, ...]
+    trees: str  # LightGBM's model text; "" (before fitting) scores every candidate 0
+    fitted_on: dict = field(default_factory=dict)
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        x = np.atleast_2d(np.asarray(x, dtype=float))
+        if not self.trees:
+            return np.zeros(len(x))
+        # One thread: a question's hundred candidates take under a millisecond,
+        # and the server's other requests need the other core.
+        return self._booster.predict(x, num_threads=1)
+
+    @cached_property
+    def _booster(self):
+        import lightgbm
+
+        return lightgbm.Booster(model_str=self.trees)
+
+    def to_json(self) -> dict:
+        return {
+            "format": FORMAT,
+            "kind": "lightgbm-ranker",
+            "features": list(self.features),
+            "fitted_on": self.fitted_on,
+            "sha256": _digest(self.trees),
+            "trees": self.trees,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> RankingModel:
+        import lightgbm
+
+        if data.get("kind") != "lightgbm-ranker":
+            raise ValueError(f"kind {data.get('kind')}")
+        model = cls(tuple(data["features"]), str(data["trees"]), dict(data.get("fitted_on", {})))
+        # LightGBM aborts the whole process on damaged model text instead of
+        # raising: damage must be caught before it parses anything.
+        if data.get("sha256") != _digest(model.trees):
+            raise ValueError("校验和不符，文件已损坏")
+        try:
+            model.score(np.zeros((1, len(model.features))))  # the trees parse
+        except lightgbm.basic.LightGBMError as exc:
+            raise ValueError(str(exc).splitlines()[0]) from None
+        return model
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def load_model(name: str, features: tuple[str, ...], directory: Path = MODELS_DIR) -> LogisticModel:
-    """The fitted model `name`.json; refuses one fitted on other features."""
+    """The fitted logistic model `name`.json; refuses one fitted on other features."""
+    return _load(name, features, directory, LogisticModel)
+
+
+def load_ranker(name: str, features: tuple[str, ...], directory: Path = MODELS_DIR) -> RankingModel:
+    """The fitted ranking model `name`.json; refuses one fitted on other features."""
+    return _load(name, features, directory, RankingModel)
+
+
+def _load(name: str, features: tuple[str, ...], directory: Path, kind: type):
     path = directory / f"{name}.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("format") != FORMAT:
             raise ValueError(f"format {data.get('format')}")
-        model = LogisticModel.from_json(data)
+        model = kind.from_json(data)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise FittedModelInvalid(
             f"无法读取拟合模型 {path}（{exc}）：请运行 python -m eval.fit 重新拟合。"

@@ -73,6 +73,13 @@ SHORT_TYPES = frozenset({"number", "date", "person", "place", "organisation", "n
 ASKING = re.compile(
     r"[哪几啥谁]|什么|多少|如何|怎么|怎样|是否|为什么|为何|何时|何地|何处|何人|吗$|呢$"
 )
+# The whole asking phrase with its measure word ("哪位", "几辆", "什么地方"): the
+# question's text either side of it is what the answering sentence tends to repeat
+# around the answer ("交给了谁" -> "交给韩简子和原寿过").
+_ASKING_PHRASE = re.compile(
+    r"(?:[哪几][一几]?|多少)[个位名家项次场件条种天人辆座所支届倍岁股部张本首年月日里儿些]?"
+    r"|什么(?:地方|时候|人|样)?|怎么样?|怎样|如何|是否|为什么|为何|何(?:时|地|处|人)|[啥谁]"
+)
 _QUOTED = re.compile(r"[《“\"「『]([^》”\"」』]{1,30})[》”\"」』]")
 _UNIT = re.compile(r"(?:多少|几)([\u4e00-\u9fff%％]{1,4})")
 _NOMINAL = ("n", "nr", "ns", "nt", "nz", "eng", "vn", "j", "l", "i")
@@ -90,6 +97,10 @@ class QuestionAnalysis:
     focus: tuple[str, ...]  # words naming what the question is about
     slot: tuple[str, ...]  # words next to the question word: what is asked of the focus
     unit: str = ""  # the measure word after 多少/几 ("几辆" -> 辆): the answer's unit
+    # The question's text before and after its asking phrase:
+    # "魏舒把筑修城墙的事交给了谁？" -> ("魏舒把筑修城墙的事交给了", "").
+    before: str = ""
+    after: str = ""
 
     @property
     def wants_span(self) -> bool:
@@ -122,7 +133,16 @@ def analyse(question: str) -> QuestionAnalysis:
     focus = _focus(question, words, set(asking))
     unit = _unit(question)
     slot = _slot(words, asking, set(focus) | {unit})
-    return QuestionAnalysis(question, answer_type(question), focus, slot, unit)
+    before, after = _around_asking(question)
+    return QuestionAnalysis(question, answer_type(question), focus, slot, unit, before, after)
+
+
+def _around_asking(question: str) -> tuple[str, str]:
+    text = question.strip().rstrip("？?。！! ")
+    found = _ASKING_PHRASE.search(text)
+    if not found:
+        return text, ""
+    return text[: found.start()].strip("，, "), text[found.end() :].rstrip("呢吗").strip("，, ")
 
 
 def _unit(question: str) -> str:

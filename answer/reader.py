@@ -25,7 +25,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from answer.fitted import LogisticModel, load_model
+from answer.align import align
+from answer.fitted import LogisticModel, RankingModel, load_model, load_ranker
 from answer.question import QuestionAnalysis
 from answer.records import Citation
 from answer.spans import Span, spans
@@ -34,12 +35,19 @@ from ingest.sentences import split_sentences
 
 # Clauses end at ，；： (full or half width), but not inside a number ("2,173", "11:00").
 _CLAUSE = re.compile(r"(?:[^，,：:；;。！？!?]|(?<=\d)[,:](?=\d))+[，,：:；;。！？!?]*")
+# Numbers of two digits or more a question names ("1969年9月至1970年4月"): the
+# sentence that answers nearly always repeats them.
+_QUESTION_NUMBER = re.compile(r"\d{2,}")
+_NOT_BIGRAM = re.compile(r"[\s，。？、！：；,.?!:;（）()《》“”「」]")
 _SPAN_CANDIDATES = 8  # best candidates whose spans are considered for the short answer
-_GUESS_CANDIDATES = 3  # of them, those where jieba's HMM also guesses unknown names
+_GUESS_CANDIDATES = 3
+# Answer types whose spans come from word tags, which miss unknown names.
+_GAP_TYPES = frozenset(
+    {"person", "place", "organisation", "name"}
+)  # of them, those where jieba's HMM also guesses unknown names
 
 READER_FEATURES = (
-    "cosine",
-    "cosine_gap",
+    "cosine_z",
     "coverage",
     "coverage_gap",
     "sentence_coverage",
@@ -53,6 +61,14 @@ READER_FEATURES = (
     "rank",
     "clause",
     "length",
+    "question_numbers",
+    "starts_with_focus",
+    "defines_focus",
+    "position",
+    "left_context",
+    "right_context",
+    "bigrams",
+    "cosine_rank",
 )
 SPAN_FEATURES = (
     "candidate",
@@ -63,6 +79,8 @@ SPAN_FEATURES = (
     "after_slot",
     "rank",
     "length",
+    "in_gap",
+    "gap",
 )
 
 
@@ -133,7 +151,7 @@ class Reader:
         sentence_vectors: Callable[[Hit], np.ndarray],
         term_weights: Callable[[str], dict[str, float]],
         max_sentences: int = 2,
-        model: LogisticModel | None = None,
+        model: RankingModel | None = None,
         span_model: LogisticModel | None = None,
     ) -> None:
         """`sentence_vectors(hit)`: the vectors of the hit's sentences, in order,
@@ -141,14 +159,14 @@ class Reader:
         self._sentence_vectors = sentence_vectors
         self._term_weights = term_weights
         self._max_sentences = max_sentences
-        self.model = model or load_model("reader", READER_FEATURES)
+        self.model = model or load_ranker("reader", READER_FEATURES)
         self.span_model = span_model or load_model("spans", SPAN_FEATURES)
 
     def read(self, q: QuestionAnalysis, hits: list[Hit], query_vector: np.ndarray) -> Reading:
         found, x = self.features(q, hits, query_vector)
         if not found:
             return Reading((), ())
-        scores = self.model.probability(x)
+        scores = self.model.score(x)
         order = np.argsort(-scores, kind="stable")
         ranked = tuple(found[i] for i in order)
         ranked_scores = tuple(float(scores[i]) for i in order)
@@ -165,17 +183,20 @@ class Reader:
         return Reading(ranked, ranked_scores, short, typed, short_from)
 
     def compose(self, reading: Reading, hits: list[Hit]) -> tuple[str, tuple[Citation, ...]]:
-        """The best candidate's sentence, and a second one the model also holds
-        to answer (probability over one half), with [n] markers."""
+        """The best candidate's sentence and the next best sentences of the same
+        passage (`max_sentences` in all), in reading order, with [n] markers.
+        Two sentences state the asked-for fact more often than the best alone
+        (README, reader); taking them from one passage keeps the citation right."""
         if not reading.candidates:
             return "", ()
-        chosen = [reading.candidates[0]]
-        for c, s in zip(reading.candidates[1:], reading.scores[1:], strict=True):
-            if len(chosen) >= self._max_sentences or s < 0.5:
+        best = reading.candidates[0]
+        chosen = [best]
+        for c in reading.candidates[1:]:
+            if len(chosen) >= self._max_sentences:
                 break
-            if c.sentence not in {d.sentence for d in chosen}:
+            if c.hit_index == best.hit_index and c.sentence not in {d.sentence for d in chosen}:
                 chosen.append(c)
-        chosen.sort(key=lambda c: (c.hit_index, c.position))
+        chosen.sort(key=lambda c: c.position)
         return compose(chosen, hits)
 
     # -- features (also used by eval.fit to build training data) ------------
@@ -189,11 +210,16 @@ class Reader:
         cosines = [self._sentence_vectors(hit) @ query_vector for hit in hits]
         weights = self._term_weights(q.text)
         total = sum(weights.values()) or 1.0
+        numbers = _QUESTION_NUMBER.findall(q.text)
+        asked = bigrams(q.before + q.after)
+        focus = q.focus[0] if q.focus else ""
         rows = []
         for c in found:
             cov = sum(w for t, w in weights.items() if t in c.text) / total
             sentence_cov = sum(w for t, w in weights.items() if t in c.sentence) / total
             typed = spans(c.text, q.type, q.unit) if q.wants_span else []
+            aligned = align(c.text, q.before, q.after)
+            opening = c.sentence.lstrip("（(「“《 ")
             rows.append(
                 [
                     float(cosines[c.hit_index][c.position]),
@@ -211,13 +237,27 @@ class Reader:
                     1.0 / (c.hit_index + 1),
                     float(c.clause),
                     math.log1p(len(c.text)) / 5,
+                    share_of(tuple(numbers), c.text),
+                    float(bool(focus) and opening.startswith(focus)),
+                    float(bool(focus) and _defines(opening, focus)),
+                    1.0 / (c.position + 1),
+                    aligned.left,
+                    aligned.right,
+                    len(asked & bigrams(c.text)) / len(asked) if asked else 0.0,
                 ]
             )
         x = np.asarray(rows)
         # Gaps to the best candidate: what matters is being the best of this question.
-        for gap, of in ((1, 0), (3, 2), (7, 6)):
+        for gap, of in ((3, 2), (7, 6)):
             x[:, gap] = x[:, of] - x[:, of].max()
-        return found, x
+        # The cosine enters only as its place among this question's candidates:
+        # its scale is the embedding model's (e5 puts most sentences near 0.85,
+        # other models elsewhere), and trees split on absolute values.
+        cosine = x[:, 0]
+        x[:, 1] = (cosine - cosine.max()) / (cosine.std() + 1e-6)
+        rank = np.empty(len(cosine))
+        rank[np.argsort(-cosine, kind="stable")] = np.arange(len(cosine))
+        return found, np.column_stack([x[:, 1:], 1.0 / (rank + 1)])
 
     def span_features(
         self, q: QuestionAnalysis, ranked: tuple[Candidate, ...], scores: tuple[float, ...]
@@ -229,6 +269,11 @@ class Reader:
         for rank, (c, score) in enumerate(zip(ranked, scores, strict=False)):
             found = spans(c.text, q.type, q.unit, guess_unknown=rank < _GUESS_CANDIDATES)
             typed = [s for s in found if s.text not in q.text]
+            gap = align(c.text, q.before, q.after).gap
+            # jieba's tags cut unknown names short ("袁丽" of 袁丽嫦): the gap the
+            # question's own words leave in the sentence is a candidate too.
+            if gap and q.type in _GAP_TYPES and gap.text not in q.text:
+                typed += [gap] if all(s.text != gap.text for s in typed) else []
             for s in typed:
                 options.append((s, rank))
                 rows.append(
@@ -241,14 +286,34 @@ class Reader:
                         float(any(0 <= c.text.find(w) < s.start for w in q.slot)),
                         1.0 / (rank + 1),
                         math.log1p(len(s.text)) / 3,
+                        float(gap is not None and _within(s, gap)),
+                        float(s is gap),
                     ]
                 )
         return options, np.asarray(rows).reshape(-1, len(SPAN_FEATURES))
 
 
+def bigrams(text: str) -> set[str]:
+    """The text's character pairs, without punctuation: word-cutting free overlap."""
+    return {
+        text[i : i + 2] for i in range(len(text) - 1) if not _NOT_BIGRAM.search(text[i : i + 2])
+    }
+
+
+def _defines(opening: str, focus: str) -> bool:
+    """The sentence opens by defining the focus: "放线菌酮是一种…", "标准杆，是…"."""
+    return bool(re.match(re.escape(focus) + r".{0,25}?(?:是|指|即|为)", opening))
+
+
 def share_of(words: tuple[str, ...], text: str, empty: float = 0.0) -> float:
     """The share of `words` found in `text` (`empty` when there are none)."""
     return sum(w in text for w in words) / len(words) if words else empty
+
+
+def _within(span: Span, outer: Span) -> bool:
+    return outer.start <= span.start and span.start + len(span.text) <= outer.start + len(
+        outer.text
+    )
 
 
 def _nearness(text: str, span: Span, words: tuple[str, ...]) -> float:

@@ -1,16 +1,17 @@
 """`python -m eval.fit`: learn the answer models from the fitting split.
 
-Three logistic models, fitted in order on the questions marked `"split": "fit"`
-of the union sets and of the CMRC set (each corpus weighs the same, each
-question the same within its corpus), and written to answer/models/*.json
-with what they were fitted on:
+Three models, fitted in order on the questions marked `"split": "fit"` of the
+union sets and of the CMRC set (each corpus weighs the same, each question the
+same within its corpus), and written to answer/models/*.json with what they
+were fitted on:
 
-1. reader        - is this clause/sentence the one that states the answer?
-                   (label: it contains a keyword of the question)
-2. spans         - is this typed span the short answer? (label: it equals a
+1. reader        - which of a question's clauses/sentences states the answer?
+                   LightGBM learning-to-rank over each question's candidates
+                   (label: the candidate contains a keyword of the question);
+2. spans         - logistic: is this typed span the short answer? (label: it equals a
                    keyword after normalisation); the cut-off for showing one
                    maximises right-minus-wrong short answers shown;
-3. answerability - does the index hold the answer? (label: `answerable`); the
+3. answerability - logistic: does the index hold the answer? (label: `answerable`); the
                    cut-off for answering is the most accurate one whose false
                    refusals stay within --max-false-refusal, and the "llm"
                    cut-off (before a model that refuses by itself) refuses no
@@ -34,7 +35,7 @@ from sklearn.linear_model import LogisticRegression
 from tqdm import tqdm
 
 from answer import answerability, reader
-from answer.fitted import MODELS_DIR, LogisticModel
+from answer.fitted import MODELS_DIR, LogisticModel, RankingModel
 from answer.question import analyse
 from answer.service import AnswerService
 from errors import exit_on_error
@@ -55,6 +56,21 @@ SOURCES = (
 )
 LLM_MAX_FALSE_REFUSAL = 0.005
 _CORE_SLACK = 4  # characters of context an annotated answer may add around its span
+# Small trees, slow learning, fixed seed: a few thousand candidates of ~500
+# questions, and a refit on the same data must give the same file.
+RANKER_PARAMS = {
+    "objective": "lambdarank",
+    "learning_rate": 0.05,
+    "num_leaves": 15,
+    "min_data_in_leaf": 20,
+    "feature_fraction": 0.9,
+    "deterministic": True,
+    "force_row_wise": True,
+    "num_threads": 2,
+    "seed": 0,
+    "verbose": -1,
+}
+RANKER_ROUNDS = 200
 
 
 @dataclass
@@ -86,6 +102,17 @@ def fit_logistic(
     )
 
 
+def fit_ranker(
+    x: np.ndarray, y: np.ndarray, weight: np.ndarray, groups: list[int], about: dict
+) -> RankingModel:
+    """`groups`: how many consecutive rows belong to each question."""
+    import lightgbm
+
+    data = lightgbm.Dataset(x, y.astype(int), weight=weight / weight.mean(), group=groups)
+    booster = lightgbm.train(RANKER_PARAMS, data, num_boost_round=RANKER_ROUNDS)
+    return RankingModel(reader.READER_FEATURES, booster.model_to_string(), about)
+
+
 def question_weights(corpora: list[str], per_question: list[int]) -> np.ndarray:
     """Rows of one question share its weight; corpora weigh the same."""
     count = {c: corpora.count(c) for c in set(corpora)}
@@ -107,6 +134,9 @@ def read(example: Example):
 
 
 def reader_data(examples: list[Example]):
+    """Candidates' features and labels, question by question; every row of a
+    question weighs 1 / (its corpus's questions): the ranker compares rows within
+    a question, so the question's size does not enter."""
     xs, ys, corpora, sizes = [], [], [], []
     for ex in tqdm(examples, desc="阅读器特征", leave=False):
         q, vector, hits, _ = read(ex)
@@ -118,7 +148,11 @@ def reader_data(examples: list[Example]):
         ys += y
         corpora.append(ex.corpus)
         sizes.append(len(found))
-    return np.vstack(xs), np.asarray(ys), question_weights(corpora, sizes)
+    count = {c: corpora.count(c) for c in set(corpora)}
+    weights = np.concatenate(
+        [np.full(n, 1.0 / count[c]) for c, n in zip(corpora, sizes, strict=True)]
+    )
+    return np.vstack(xs), np.asarray(ys), weights, sizes
 
 
 def span_data(examples: list[Example]):
@@ -129,7 +163,7 @@ def span_data(examples: list[Example]):
             continue
         top = reading.candidates[: reader._SPAN_CANDIDATES]
         options, x = ex.service.reader.span_features(q, top, reading.scores)
-        y = [span_label(s.text, ex.question.keywords) for s, _ in options]
+        y = [span_label(s.text, ex.question.keywords, q.type) for s, _ in options]
         per_question.append((x, np.asarray(y, dtype=bool)))
         if not options or not any(y):
             continue
@@ -152,10 +186,10 @@ def holds_keyword(text: str, keywords: tuple[str, ...]) -> bool:
     return False
 
 
-def span_label(span: str, keywords: tuple[str, ...]) -> bool:
+def span_label(span: str, keywords: tuple[str, ...], kind: str = "") -> bool:
     """Training label of a span: it is the short answer, or the core of one that
     annotators wrote with a few words around it ("8公斤" in "约只有8公斤重")."""
-    if short_answer_matches(span, keywords):
+    if short_answer_matches(span, keywords, kind):
         return True
     folded = normalise_answer(span)
     return any(
@@ -186,6 +220,24 @@ def answerability_data(examples: list[Example]):
         corpora.append(ex.corpus)
     weights = question_weights(corpora, [1] * len(rows))
     return np.asarray(rows), np.asarray(labels), weights, np.asarray(corpora)
+
+
+def held_out_probability(
+    x: np.ndarray, y: np.ndarray, weight: np.ndarray, corpora: np.ndarray, folds: int = 5
+) -> np.ndarray:
+    """Each question's probability from a model fitted without it (k folds,
+    stratified by corpus and label). A cut-off chosen on the fitted model's own
+    probabilities is too confident: answerable questions it was fitted on score
+    higher than new ones, and false refusals then exceed the limit on new data."""
+    from sklearn.model_selection import StratifiedKFold
+
+    strata = np.char.add(corpora.astype(str), y.astype(str))
+    p = np.zeros(len(y))
+    split = StratifiedKFold(folds, shuffle=True, random_state=0).split(x, strata)
+    for fitting, held in split:
+        model = fit_logistic(x[fitting], y[fitting], weight[fitting], answerability.FEATURES, {})
+        p[held] = model.probability(x[held])
+    return p
 
 
 def answer_thresholds(
@@ -220,7 +272,7 @@ def load_examples(settings: Settings, sources=SOURCES) -> list[Example]:
             embedder = embedder or load_embedder(settings)
             searcher = Searcher.open(index_settings, embedder)
             models = {
-                "reader": placeholder(reader.READER_FEATURES),
+                "reader": RankingModel(reader.READER_FEATURES, ""),
                 "spans": placeholder(reader.SPAN_FEATURES),
                 "answerability": placeholder(answerability.FEATURES),
             }
@@ -245,8 +297,8 @@ def main(out: Path, max_false_refusal: float) -> None:
         "sklearn": sklearn.__version__,
         "date": dt.date.today().isoformat(),
     }
-    x, y, w = reader_data(answerable)
-    reader_model = fit_logistic(x, y, w, reader.READER_FEATURES, about | {"rows": len(y)})
+    x, y, w, groups = reader_data(answerable)
+    reader_model = fit_ranker(x, y, w, groups, about | {"rows": len(y), "lightgbm": _version()})
     for s in services:
         s.reader.model = reader_model
     x, y, w, per_question = span_data(answerable)
@@ -257,7 +309,7 @@ def main(out: Path, max_false_refusal: float) -> None:
     x, y, w, corpora = answerability_data(examples)
     judge_model = fit_logistic(x, y, w, answerability.FEATURES, about | {"rows": len(y)})
     judge_model.thresholds.update(
-        answer_thresholds(judge_model.probability(x), y, corpora, max_false_refusal)
+        answer_thresholds(held_out_probability(x, y, w, corpora), y, corpora, max_false_refusal)
     )
     out.mkdir(parents=True, exist_ok=True)
     for name, model in (
@@ -268,8 +320,15 @@ def main(out: Path, max_false_refusal: float) -> None:
         write_atomic(
             out / f"{name}.json", json.dumps(model.to_json(), ensure_ascii=False, indent=1) + "\n"
         )
-        click.echo(f"{name}: {dict(zip(model.features, np.round(model.coef, 3), strict=True))}")
+        if isinstance(model, LogisticModel):
+            click.echo(f"{name}: {dict(zip(model.features, np.round(model.coef, 3), strict=True))}")
     click.echo(f"thresholds: spans {span_model.thresholds}, answerability {judge_model.thresholds}")
+
+
+def _version() -> str:
+    import lightgbm
+
+    return lightgbm.__version__
 
 
 if __name__ == "__main__":

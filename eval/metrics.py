@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from answer.question import SHORT_TYPES, answer_type
-from answer.spans import UNITS
+from answer.spans import UNITS, spans
 from eval.backends import Observation
 from eval.questions import EvalQuestion
 
@@ -93,7 +93,8 @@ class Scored:
             return None
         if self.observation.refused:
             return 0.0
-        return float(short_answer_matches(self.observation.short_answer, q.keywords))
+        short = self.observation.short_answer
+        return float(short_answer_matches(short, q.keywords, self.answer_type))
 
     @property
     def citation_accuracy(self) -> float | None:
@@ -280,21 +281,36 @@ def short_answer_applies(kind: str, keywords: tuple[str, ...] | list[str]) -> bo
     )
 
 
-def short_answer_matches(short: str, keywords: tuple[str, ...] | list[str]) -> bool:
+def short_answer_matches(short: str, keywords: tuple[str, ...] | list[str], kind: str = "") -> bool:
     """The short answer equals a keyword after normalisation. A keyword that is
     a bare quantity ("37885", "2.59万") also matches it followed by its unit
     ("37885场", "2.59万家", "800余件"): the short answer states the unit the
-    passage gives, the keyword only the number."""
+    passage gives, the keyword only the number. For a number or date question,
+    the one number or date an annotated answer holds is also its short answer:
+    "1988年" answers "建于哪一年" whose annotation reads "建于1988年" (single-
+    reference sets write answers with their framing words, and the framing is
+    not the fact); a keyword holding two of them keeps only its exact form."""
     answer = normalise_answer(short)
     if not answer:
         return False
-    for keyword in map(normalise_answer, keywords):
+    for keyword in map(normalise_answer, _with_typed_cores(keywords, kind)):
         if answer == keyword:
             return True
         quantity = _QUANTITY.fullmatch(keyword) and answer.startswith(keyword)
         if quantity and _UNIT_TAIL.fullmatch(answer[len(keyword) :]):
             return True
     return False
+
+
+def _with_typed_cores(keywords: tuple[str, ...] | list[str], kind: str) -> list[str]:
+    if kind not in ("number", "date"):
+        return list(keywords)
+    cores = []
+    for keyword in keywords:
+        found = spans(keyword, kind)
+        if len(found) == 1:
+            cores.append(found[0].text)
+    return [*keywords, *cores]
 
 
 def _mean(values) -> float | None:

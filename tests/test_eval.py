@@ -216,7 +216,7 @@ def test_compare_lists_regressions_and_improvements(service, small_set, tmp_path
     text = compare(load_run(tmp_path / "a"), load_run(tmp_path / "b"))
     assert "退步 3 题" in text and "q1：首个相关段落 第 1 名 → 未检出" in text
     assert "进步 0 题" in text
-    assert re.search(r"recall@1\s+0.3333\s+0\s+-0.3333 ↓", text)
+    assert re.search(r"recall@1\s+0.6667\s+0\s+-0.6667 ↓", text)
     with pytest.raises(RunNotFound, match="不是评测结果目录"):
         load_run(tmp_path)
 

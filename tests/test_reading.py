@@ -5,9 +5,17 @@ import json
 import numpy as np
 import pytest
 
-from answer.fitted import FittedModelInvalid, LogisticModel, load_model
+from answer.align import align
+from answer.fitted import FittedModelInvalid, LogisticModel, RankingModel, load_model, load_ranker
 from answer.question import TYPE_RULES, analyse, answer_type
-from answer.reader import READER_FEATURES, SPAN_FEATURES, candidates_of, compose
+from answer.reader import (
+    READER_FEATURES,
+    SPAN_FEATURES,
+    Reader,
+    Reading,
+    candidates_of,
+    compose,
+)
 from answer.spans import spans
 from eval.metrics import short_answer_matches
 from index.searcher import Hit
@@ -54,6 +62,50 @@ def test_answer_types(question, kind):
 def test_focus_slot_and_unit(question, focus, slot, unit):
     q = analyse(question)
     assert (q.focus, q.slot, q.unit) == (focus, slot, unit)
+
+
+@pytest.mark.parametrize(
+    ("question", "before", "after"),
+    [
+        ("魏舒把筑修城墙的事交给了谁？", "魏舒把筑修城墙的事交给了", ""),
+        ("长谷川町子从师于哪位漫画家？", "长谷川町子从师于", "漫画家"),
+        ("935线使用几辆巴士？", "935线使用", "巴士"),
+        ("什么是放线菌酮？", "", "是放线菌酮"),
+        ("请介绍一下这个项目", "请介绍一下这个项目", ""),  # no asking phrase
+    ],
+)
+def test_the_text_around_the_asking_phrase(question, before, after):
+    q = analyse(question)
+    assert (q.before, q.after) == (before, after)
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "gap"),
+    [
+        # before-context found: the answer runs to the end of its clause
+        (
+            "魏舒把筑修城墙的事交给了谁？",
+            "他把筑修城墙的事交给韩简子和原寿过，自己去打猎。",
+            "韩简子和原寿过",
+        ),
+        # the asked-for kind right after the before-context: the answer follows it
+        ("长谷川町子从师于哪位漫画家？", "就读山脇高女后从师于漫画家田河水泡。", "田河水泡"),
+        # both sides found: the answer is between them
+        ("怡良最初在哪里任职？", "怡良最初在刑部任笔帖式，后升为员外郎。", "刑部"),
+        ("935线使用几辆巴士？", "该线路使用3辆巴士行走。", "3辆"),
+        # nothing of the question in the sentence
+        ("怡良最初在哪里任职？", "天气晴朗。", None),
+        # a whole clause is not an answer
+        ("他后来做了什么？", "他后来在全国各地奔走呼号宣传新的教育理念和办学方法并编写教材", None),
+    ],
+)
+def test_the_gap_the_question_leaves_in_a_sentence(question, sentence, gap):
+    q = analyse(question)
+    found = align(sentence, q.before, q.after)
+    assert (found.gap.text if found.gap else None) == gap
+    if found.gap:
+        assert sentence[found.gap.start :].startswith(found.gap.text)
+        assert found.left > 0 or found.right > 0
 
 
 @pytest.mark.parametrize(
@@ -104,6 +156,22 @@ def test_clauses_do_not_split_numbers():
     ]
 
 
+def test_the_answer_quotes_the_best_sentence_and_the_next_best_of_its_passage():
+    """Two sentences, both from the best candidate's passage, in reading order:
+    a sentence of another passage, however well scored, is not added."""
+    hits = [
+        _hit("甲的第一句话。甲的第二句话。甲的第三句话。", cid="a"),
+        _hit("乙的一句话。", cid="b"),
+    ]
+    found = {c.text: c for c in candidates_of(hits)}
+    order = ["甲的第三句话。", "乙的一句话。", "甲的第一句话。", "甲的第二句话。"]
+    reading = Reading(tuple(found[t] for t in order), (4.0, 3.0, 2.0, 1.0))
+    reader = Reader(lambda hit: np.zeros((3, 2)), lambda q: {}, 2, RankingModel(("x",), ""))
+    text, citations = reader.compose(reading, hits)
+    assert text == "甲的第一句话。[1]甲的第三句话。[1]"
+    assert [c.hit.chunk.id for c in citations] == ["a"]
+
+
 def test_compose_quotes_whole_sentences_numbered_by_first_use():
     hits = [
         _hit("甲句话在此。", cid="a"),
@@ -140,9 +208,29 @@ def test_short_answer_match_is_exact_after_normalisation(short, keywords, ok):
     assert short_answer_matches(short, keywords) is ok
 
 
+@pytest.mark.parametrize(
+    ("short", "keywords", "kind", "ok"),
+    [
+        ("8公斤", ["约只有8公斤重"], "number", True),
+        ("0.304平方公里", ["约为0.304平方公里。"], "number", True),
+        ("1988年", ["建于1988年"], "date", True),
+        ("1988", ["建于1988年"], "date", False),  # the core is the whole date
+        ("1975年", ["1970年取得学士学位，1975年取得硕士学位"], "date", False),  # two dates
+        ("3辆", ["3辆巴士和2辆电车"], "number", False),  # two numbers: exact form only
+        ("袁丽", ["袁丽嫦"], "person", False),  # names only match whole
+        ("建于", ["建于1988年"], "date", False),
+    ],
+)
+def test_a_number_or_date_answer_matches_the_one_it_holds(short, keywords, kind, ok):
+    """Single-reference sets write answers with their framing words ("建于1988年");
+    for numbers and dates the one span inside is the short answer too."""
+    assert short_answer_matches(short, keywords, kind) is ok
+
+
 def test_shipped_models_match_the_code():
-    for name, features in (("reader", READER_FEATURES), ("spans", SPAN_FEATURES)):
-        model = load_model(name, features)
+    ranker = load_ranker("reader", READER_FEATURES)
+    spans_model = load_model("spans", SPAN_FEATURES)
+    for model in (ranker, spans_model):
         assert (
             model.fitted_on["questions"]["cmrc"] > 0 and model.fitted_on["questions"]["union"] > 0
         )
@@ -159,3 +247,32 @@ def test_a_model_for_other_features_is_refused_with_what_to_run(tmp_path):
         load_model("missing", READER_FEATURES, tmp_path)
     loaded = load_model("reader", ("a", "b"), tmp_path)
     assert np.allclose(loaded.probability([[1.0, 0.0]]), 1 / (1 + np.exp(-1.5)))
+
+
+def test_a_ranking_model_round_trips_and_damage_is_refused(tmp_path):
+    """The reader's ranker is LightGBM's own text inside the JSON file: loaded
+    back it scores as fitted; cut short or of another kind, it is refused with
+    the command that rebuilds it."""
+    import lightgbm
+
+    rng = np.random.default_rng(0)
+    x = rng.random((200, 2))
+    y = (x[:, 0] > 0.7).astype(int)
+    params = {"objective": "lambdarank", "verbose": -1, "min_data_in_leaf": 5, "num_threads": 1}
+    booster = lightgbm.train(params, lightgbm.Dataset(x, y, group=[20] * 10), num_boost_round=20)
+    model = RankingModel(("a", "b"), booster.model_to_string(), {"rows": 200})
+    (tmp_path / "reader.json").write_text(json.dumps(model.to_json()), encoding="utf-8")
+    loaded = load_ranker("reader", ("a", "b"), tmp_path)
+    assert np.allclose(loaded.score(x[:5]), booster.predict(x[:5]))
+    assert loaded.score(x).argmax() in np.flatnonzero(y)  # it learned something
+    assert RankingModel(("a", "b"), "").score(x[:3]).tolist() == [0.0, 0.0, 0.0]
+
+    damaged = model.to_json() | {"trees": model.trees[: len(model.trees) // 2]}
+    (tmp_path / "reader.json").write_text(json.dumps(damaged), encoding="utf-8")
+    with pytest.raises(FittedModelInvalid, match=r"请运行 python -m eval\.fit") as caught:
+        load_ranker("reader", ("a", "b"), tmp_path)
+    assert "\n" not in str(caught.value)
+    logistic = LogisticModel(("a", "b"), (1.0, -1.0), 0.5)
+    (tmp_path / "reader.json").write_text(json.dumps(logistic.to_json()), encoding="utf-8")
+    with pytest.raises(FittedModelInvalid, match="无法读取"):
+        load_ranker("reader", ("a", "b"), tmp_path)
