@@ -2,18 +2,20 @@
 answer inside it.
 
 Candidates are the sentences of the top passages and the clauses of each
-sentence (split at ，；：). Each is described by features — its cosine to the
-question, the IDF-weighted share of the question's words it holds, whether it
-holds the focus and the slot words, whether it holds a span of the expected
-answer type near a slot word, its passage's rank — and scored by a logistic
-model fitted on labelled questions of two corpora (`python -m eval.fit`). The
-answer quotes, word for word, the sentence of the best candidate (and a second
-one the model also believes in), each followed by the [n] of its passage.
+sentence (split at ，；：). Each is described by features — where its cosine to
+the question stands among this question's candidates, the IDF-weighted share of
+the question's words it holds, whether it holds the focus, the slot words and
+the numbers the question names, a span of the expected answer type near a slot
+word, how much of the question's text around its asking phrase it repeats
+(answer/align.py), its passage's rank — and ranked by a LightGBM
+learning-to-rank model fitted on labelled questions of two corpora (`python -m
+eval.fit`). The answer quotes, word for word, the best candidate's sentence and
+the next best of the same passage, each followed by the [n] of its passage.
 
 When the question asks for a number, date, person, place, organisation or
-name, the typed spans of the best candidates are scored by a second fitted
-model; the best becomes the short answer when its probability clears the cut-off
-chosen on the fitting split.
+name, the typed spans of the best candidates (and the gap the question's words
+leave in them) are scored by a fitted logistic model; the best becomes the
+short answer when its probability clears the cut-off chosen on the fitting split.
 """
 
 from __future__ import annotations
