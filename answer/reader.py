@@ -179,7 +179,8 @@ class Reader:
             if options:
                 probability = self.span_model.probability(sx)
                 best = int(np.argmax(probability))
-                if probability[best] >= self.span_model.thresholds.get("show", 0.5):
+                cuts = self.span_model.thresholds
+                if probability[best] >= cuts.get(f"show_{q.type}", cuts.get("show", 0.5)):
                     short = options[best][0].text
                     short_from = ranked[options[best][1]].hit_index
         return Reading(ranked, ranked_scores, short, typed, short_from)

@@ -71,6 +71,7 @@ RANKER_PARAMS = {
     "verbose": -1,
 }
 RANKER_ROUNDS = 200
+MIN_TYPE_QUESTIONS = 30  # fitting questions an answer type needs for its own show cut-off
 
 
 @dataclass
@@ -164,7 +165,7 @@ def span_data(examples: list[Example]):
         top = reading.candidates[: reader._SPAN_CANDIDATES]
         options, x = ex.service.reader.span_features(q, top, reading.scores)
         y = [span_label(s.text, ex.question.keywords, q.type) for s, _ in options]
-        per_question.append((x, np.asarray(y, dtype=bool)))
+        per_question.append((q.type, x, np.asarray(y, dtype=bool)))
         if not options or not any(y):
             continue
         xs.append(x)
@@ -201,7 +202,7 @@ def span_label(span: str, keywords: tuple[str, ...], kind: str = "") -> bool:
 def show_threshold(model: LogisticModel, per_question) -> float:
     """The cut-off that maximises right minus wrong short answers shown."""
     best = []
-    for x, y in per_question:
+    for _, x, y in per_question:
         if len(y):
             p = model.probability(x)
             i = int(np.argmax(p))
@@ -209,6 +210,18 @@ def show_threshold(model: LogisticModel, per_question) -> float:
     grid = sorted({p for p, _ in best})
     gain = [sum(1 if ok else -1 for p, ok in best if p >= t) for t in grid]
     return grid[int(np.argmax(gain))] if grid else 0.5
+
+
+def show_thresholds(model: LogisticModel, per_question) -> dict[str, float]:
+    """One cut-off over all questions ("show"), and one per answer type with
+    enough fitting questions ("show_number", …): a number with its unit is
+    right far more often than a person's name at the same probability."""
+    cuts = {"show": show_threshold(model, per_question)}
+    for kind in sorted({k for k, _, _ in per_question}):
+        of_kind = [row for row in per_question if row[0] == kind]
+        if len(of_kind) >= MIN_TYPE_QUESTIONS:
+            cuts[f"show_{kind}"] = show_threshold(model, of_kind)
+    return cuts
 
 
 def answerability_data(examples: list[Example]):
@@ -303,7 +316,7 @@ def main(out: Path, max_false_refusal: float) -> None:
         s.reader.model = reader_model
     x, y, w, per_question = span_data(answerable)
     span_model = fit_logistic(x, y, w, reader.SPAN_FEATURES, about | {"rows": len(y)})
-    span_model.thresholds["show"] = show_threshold(span_model, per_question)
+    span_model.thresholds.update(show_thresholds(span_model, per_question))
     for s in services:
         s.reader.span_model = span_model
     x, y, w, corpora = answerability_data(examples)

@@ -4,11 +4,13 @@ import numpy as np
 
 from answer.fitted import LogisticModel
 from eval.fit import (
+    MIN_TYPE_QUESTIONS,
     answer_thresholds,
     fit_logistic,
     holds_keyword,
     question_weights,
     show_threshold,
+    show_thresholds,
     span_label,
 )
 
@@ -45,12 +47,26 @@ def test_answer_cut_off_keeps_false_refusals_within_the_limit_in_every_corpus():
 def test_show_cut_off_shows_more_right_than_wrong():
     model = LogisticModel(("x",), (1.0,), 0.0)
     per_question = [
-        (np.array([[3.0], [0.0]]), np.array([True, False])),  # p 0.95: right
-        (np.array([[2.0]]), np.array([False])),  # p 0.88: wrong
-        (np.array([[2.5]]), np.array([True])),  # p 0.92: right
-        (np.array([[-1.0]]), np.array([False])),  # p 0.27: wrong
+        ("number", np.array([[3.0], [0.0]]), np.array([True, False])),  # p 0.95: right
+        ("number", np.array([[2.0]]), np.array([False])),  # p 0.88: wrong
+        ("number", np.array([[2.5]]), np.array([True])),  # p 0.92: right
+        ("number", np.array([[-1.0]]), np.array([False])),  # p 0.27: wrong
     ]
     assert abs(show_threshold(model, per_question) - 1 / (1 + np.exp(-2.5))) < 1e-9
+
+
+def test_each_answer_type_with_enough_questions_gets_its_own_show_cut_off():
+    """Numbers right at p 0.6, names wrong up to p 0.9: one cut-off for both
+    would withhold the numbers or show the wrong names."""
+    model = LogisticModel(("x",), (1.0,), 0.0)
+    numbers = [("number", np.array([[0.4]]), np.array([True]))] * MIN_TYPE_QUESTIONS
+    names = [("name", np.array([[2.0]]), np.array([False]))] * MIN_TYPE_QUESTIONS
+    names += [("name", np.array([[3.0]]), np.array([True]))] * MIN_TYPE_QUESTIONS
+    few = [("date", np.array([[0.0]]), np.array([True]))] * (MIN_TYPE_QUESTIONS - 1)
+    cuts = show_thresholds(model, numbers + names + few)
+    assert set(cuts) == {"show", "show_number", "show_name"}  # too few dates
+    assert cuts["show_number"] <= 1 / (1 + np.exp(-0.4))
+    assert 1 / (1 + np.exp(-2.0)) < cuts["show_name"] <= 1 / (1 + np.exp(-3.0))
 
 
 def test_fitted_model_separates_and_round_trips():
