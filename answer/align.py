@@ -50,6 +50,10 @@ def _left_match(text: str, before: str) -> tuple[int, int] | None:
     more, ending at its end or up to _TRAILING_DROPS characters before it."""
     for drop in range(_TRAILING_DROPS + 1):
         end = len(before) - drop
+        # Every longer piece ending here holds the last two characters: when the
+        # text lacks them, skip the longer ones (most candidates lack them).
+        if end < 2 or before[end - 2 : end] not in text:
+            continue
         for start in range(end - 1):
             at = text.find(before[start:end])
             if at >= 0:

@@ -20,6 +20,7 @@ short answer when its probability clears the cut-off chosen on the fitting split
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Callable
@@ -40,7 +41,7 @@ _CLAUSE = re.compile(r"(?:[^，,：:；;。！？!?]|(?<=\d)[,:](?=\d))+[，,：
 # Numbers of two digits or more a question names ("1969年9月至1970年4月"): the
 # sentence that answers nearly always repeats them.
 _QUESTION_NUMBER = re.compile(r"\d{2,}")
-_NOT_BIGRAM = re.compile(r"[\s，。？、！：；,.?!:;（）()《》“”「」]")
+_NOT_PAIRED = frozenset(" \t\n\r\u3000，。？、！：；,.?!:;（）()《》“”「」")
 _SPAN_CANDIDATES = 8  # best candidates whose spans are considered for the short answer
 _GUESS_CANDIDATES = 3
 # Answer types whose spans come from word tags, which miss unknown names.
@@ -298,9 +299,8 @@ class Reader:
 
 def bigrams(text: str) -> set[str]:
     """The text's character pairs, without punctuation: word-cutting free overlap."""
-    return {
-        text[i : i + 2] for i in range(len(text) - 1) if not _NOT_BIGRAM.search(text[i : i + 2])
-    }
+    pairs = itertools.pairwise(text)
+    return {a + b for a, b in pairs if a not in _NOT_PAIRED and b not in _NOT_PAIRED}
 
 
 def _defines(opening: str, focus: str) -> bool:
