@@ -10,7 +10,7 @@ word, how much of the question's text around its asking phrase it repeats
 (answer/align.py), its passage's rank — and ranked by a LightGBM
 learning-to-rank model fitted on labelled questions of two corpora (`python -m
 eval.fit`). The answer quotes, word for word, the best candidate's sentence and
-the next best of the same passage, each followed by the [n] of its passage.
+the next best of the same passage, followed by the [n] of that passage.
 
 When the question asks for a number, date, person, place, organisation or
 name, the typed spans of the best candidates (and the gap the question's words
@@ -333,14 +333,16 @@ def _nearness(text: str, span: Span, words: tuple[str, ...]) -> float:
 
 
 def compose(chosen: list[Candidate], hits: list[Hit]) -> tuple[str, tuple[Citation, ...]]:
-    """Sentences with [n] markers, passages numbered in order of first use."""
+    """Sentences with [n] markers, passages numbered in order of first use; one
+    marker after a run of sentences from the same passage ("甲。乙。[1]")."""
     numbers: dict[int, int] = {}
     quotes: dict[int, list[str]] = {}
     parts = []
-    for c in chosen:
+    for i, c in enumerate(chosen):
         n = numbers.setdefault(c.hit_index, len(numbers) + 1)
         quotes.setdefault(c.hit_index, []).append(c.sentence)
-        parts.append(f"{c.sentence}[{n}]")
+        run_ends = i + 1 == len(chosen) or chosen[i + 1].hit_index != c.hit_index
+        parts.append(f"{c.sentence}[{n}]" if run_ends else c.sentence)
     citations = tuple(
         Citation(n, hits[i], tuple(quotes[i]))
         for i, n in sorted(numbers.items(), key=lambda x: x[1])

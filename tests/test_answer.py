@@ -120,10 +120,12 @@ def test_extractive_answer_cites_the_right_case(service, question, organisation,
     assert all(fact in answer.text for fact in facts)
     assert answer.text.count("[1]") >= 1
     assert answer.citations[0].n == 1 and answer.citations[0].hit.chunk.organisation == organisation
-    # Every sentence of the answer is a quote from the passage it cites.
+    # Every sentence of the answer is a quote from the passage it cites; a run
+    # of quotes from one passage ends with that passage's marker.
     for citation in answer.citations:
         for quote in citation.quotes:
-            assert quote in citation.hit.chunk.text and f"{quote}[{citation.n}]" in answer.text
+            assert quote in citation.hit.chunk.text and quote in answer.text
+        assert f"{citation.quotes[-1]}[{citation.n}]" in answer.text
 
 
 @pytest.mark.slow

@@ -168,7 +168,7 @@ def test_the_answer_quotes_the_best_sentence_and_the_next_best_of_its_passage():
     reading = Reading(tuple(found[t] for t in order), (4.0, 3.0, 2.0, 1.0))
     reader = Reader(lambda hit: np.zeros((3, 2)), lambda q: {}, 2, RankingModel(("x",), ""))
     text, citations = reader.compose(reading, hits)
-    assert text == "甲的第一句话。[1]甲的第三句话。[1]"
+    assert text == "甲的第一句话。甲的第三句话。[1]"
     assert [c.hit.chunk.id for c in citations] == ["a"]
 
 
