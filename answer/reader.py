@@ -211,14 +211,21 @@ class Reader:
         found = candidates_of(hits)
         if not found:
             return [], np.zeros((0, len(READER_FEATURES)))
-        cosines = [self._sentence_vectors(hit) @ query_vector for hit in hits]
+        per_hit = [self._sentence_vectors(hit) @ query_vector for hit in hits]
+        # The cosine enters only as its place among this question's candidates:
+        # its scale is the embedding model's (e5 puts most sentences near 0.85,
+        # other models elsewhere), and trees split on absolute values.
+        cosine = np.array([per_hit[c.hit_index][c.position] for c in found], dtype=float)
+        cosine_z = (cosine - cosine.max()) / (cosine.std() + 1e-6)
+        rank = np.empty(len(cosine))
+        rank[np.argsort(-cosine, kind="stable")] = np.arange(len(cosine))
         weights = self._term_weights(q.text)
         total = sum(weights.values()) or 1.0
         numbers = _QUESTION_NUMBER.findall(q.text)
         asked = bigrams(q.before + q.after)
         focus = q.focus[0] if q.focus else ""
         rows = []
-        for c in found:
+        for i, c in enumerate(found):
             cov = sum(w for t, w in weights.items() if t in c.text) / total
             sentence_cov = sum(w for t, w in weights.items() if t in c.sentence) / total
             typed = spans(c.text, q.type, q.unit) if q.wants_span else []
@@ -226,8 +233,7 @@ class Reader:
             opening = c.sentence.lstrip("（(「“《 ")
             rows.append(
                 [
-                    float(cosines[c.hit_index][c.position]),
-                    0.0,
+                    cosine_z[i],
                     cov,
                     0.0,
                     sentence_cov,
@@ -248,20 +254,14 @@ class Reader:
                     aligned.left,
                     aligned.right,
                     len(asked & bigrams(c.text)) / len(asked) if asked else 0.0,
+                    1.0 / (rank[i] + 1),
                 ]
             )
         x = np.asarray(rows)
         # Gaps to the best candidate: what matters is being the best of this question.
-        for gap, of in ((3, 2), (7, 6)):
+        for gap, of in ((2, 1), (6, 5)):
             x[:, gap] = x[:, of] - x[:, of].max()
-        # The cosine enters only as its place among this question's candidates:
-        # its scale is the embedding model's (e5 puts most sentences near 0.85,
-        # other models elsewhere), and trees split on absolute values.
-        cosine = x[:, 0]
-        x[:, 1] = (cosine - cosine.max()) / (cosine.std() + 1e-6)
-        rank = np.empty(len(cosine))
-        rank[np.argsort(-cosine, kind="stable")] = np.arange(len(cosine))
-        return found, np.column_stack([x[:, 1:], 1.0 / (rank + 1)])
+        return found, x
 
     def span_features(
         self, q: QuestionAnalysis, ranked: tuple[Candidate, ...], scores: tuple[float, ...]
