@@ -119,12 +119,11 @@ _TAG_CACHE = 20_000
 
 
 @lru_cache(maxsize=_TAG_CACHE)
-def tagged(text: str, guess_unknown: bool = True) -> tuple[tuple[str, str], ...]:
-    """jieba's (word, part-of-speech) pairs, computed once per text.
-    `guess_unknown` runs jieba's HMM, which finds names its dictionary lacks
-    (transliterations) at 2–3 ms a sentence: questions always get it; the
-    reader's features over every passage candidate go without it (answer/spans.py)."""
-    return tuple((w.word, w.flag) for w in jieba.posseg.lcut(text, HMM=guess_unknown))
+def tagged(question: str) -> tuple[tuple[str, str], ...]:
+    """jieba's (word, part-of-speech) pairs of a question, computed once, with
+    the HMM that finds names its dictionary lacks (transliterations; 2–3 ms a
+    sentence). Passages are tagged at ingest instead (ingest/entities.py)."""
+    return tuple((w.word, w.flag) for w in jieba.posseg.lcut(question, HMM=True))
 
 
 def analyse(question: str) -> QuestionAnalysis:

@@ -25,6 +25,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -34,20 +35,21 @@ from answer.question import QuestionAnalysis
 from answer.records import Citation
 from answer.spans import Span, spans
 from index.searcher import Hit
-from ingest.sentences import split_sentences
+from ingest.entities import Entity, read_entities, tag_entities
+from ingest.sentences import sentence_spans
 
 # Clauses end at ，；： (full or half width), but not inside a number ("2,173", "11:00").
 _CLAUSE = re.compile(r"(?:[^，,：:；;。！？!?]|(?<=\d)[,:](?=\d))+[，,：:；;。！？!?]*")
 # Numbers of two digits or more a question names ("1969年9月至1970年4月"): the
 # sentence that answers nearly always repeats them.
 _QUESTION_NUMBER = re.compile(r"\d{2,}")
+# After the focus, the sentence defines it: "放线菌酮是一种…", "标准杆，是…".
+_DEFINES = r".{0,25}?(?:是|指|即|为)"
 _NOT_PAIRED = frozenset(" \t\n\r\u3000，。？、！：；,.?!:;（）()《》“”「」")
+SENTENCES_READ = 25  # of the passages' sentences, by cosine to the question
 _SPAN_CANDIDATES = 8  # best candidates whose spans are considered for the short answer
-_GUESS_CANDIDATES = 3
 # Answer types whose spans come from word tags, which miss unknown names.
-_GAP_TYPES = frozenset(
-    {"person", "place", "organisation", "name"}
-)  # of them, those where jieba's HMM also guesses unknown names
+_GAP_TYPES = frozenset({"person", "place", "organisation", "name"})
 
 READER_FEATURES = (
     "cosine_z",
@@ -94,6 +96,9 @@ class Candidate:
     hit_index: int
     position: int  # sentence position in its passage
     clause: bool
+    # The people, places and organisations in `text` (positions within it),
+    # when the question asks for one; None: not looked up.
+    entities: tuple[Entity, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -137,15 +142,49 @@ class Reading:
         )
 
 
-def candidates_of(hits: list[Hit]) -> list[Candidate]:
+def candidates_of(
+    hits: list[Hit], with_entities: bool = False, only: set[tuple[int, int]] | None = None
+) -> list[Candidate]:
+    """The sentences and clauses of the passages; `with_entities`: each with
+    the entities its passage names inside it; `only`: just these sentences
+    (hit index, sentence position)."""
     found = []
     for i, hit in enumerate(hits):
-        for pos, sentence in enumerate(split_sentences(hit.chunk.text)):
-            found.append(Candidate(sentence, sentence, i, pos, False))
-            clauses = [m.group().strip() for m in _CLAUSE.finditer(sentence)]
+        text = hit.chunk.text
+        named = passage_entities(text, hit.chunk.entities) if with_entities else None
+        for pos, (start, end) in enumerate(sentence_spans(text)):
+            if only is not None and (i, pos) not in only:
+                continue
+            sentence = text[start:end]
+            found.append(Candidate(sentence, sentence, i, pos, False, _inside(named, start, end)))
+            clauses = [
+                (start + m.start() + len(m.group()) - len(m.group().lstrip()), m.group().strip())
+                for m in _CLAUSE.finditer(sentence)
+            ]
             if len(clauses) > 1:
-                found += [Candidate(c, sentence, i, pos, True) for c in clauses if len(c) >= 4]
+                found += [
+                    Candidate(c, sentence, i, pos, True, _inside(named, at, at + len(c)))
+                    for at, c in clauses
+                    if len(c) >= 4
+                ]
     return found
+
+
+@lru_cache(maxsize=4096)
+def passage_entities(text: str, stored: str | None) -> tuple[Entity, ...]:
+    """The passage's entities as stored with its chunk, or (a chunk indexed
+    before they were stored) tagged now, once per passage."""
+    return tuple(read_entities(stored, text) if stored is not None else tag_entities(text))
+
+
+def _inside(entities: tuple[Entity, ...] | None, start: int, end: int) -> tuple[Entity, ...] | None:
+    if entities is None:
+        return None
+    return tuple(
+        e._replace(start=e.start - start)
+        for e in entities
+        if start <= e.start and e.start + len(e.text) <= end
+    )
 
 
 class Reader:
@@ -175,7 +214,7 @@ class Reader:
         ranked_scores = tuple(float(scores[i]) for i in order)
         short, typed, short_from = "", False, -1
         if q.wants_span:
-            typed = bool(spans(ranked[0].text, q.type, q.unit))
+            typed = bool(spans(ranked[0].text, q.type, q.unit, ranked[0].entities))
             options, sx = self.span_features(q, ranked[:_SPAN_CANDIDATES], ranked_scores)
             if options:
                 probability = self.span_model.probability(sx)
@@ -208,10 +247,15 @@ class Reader:
     def features(
         self, q: QuestionAnalysis, hits: list[Hit], query_vector: np.ndarray
     ) -> tuple[list[Candidate], np.ndarray]:
-        found = candidates_of(hits)
+        per_hit = [self._sentence_vectors(hit) @ query_vector for hit in hits]
+        # Only the sentences nearest the question are read, with their clauses:
+        # the time goes by candidate, and the answer is nearly always among them.
+        nearest = sorted(
+            ((-float(c), i, p) for i, cosines in enumerate(per_hit) for p, c in enumerate(cosines))
+        )[:SENTENCES_READ]
+        found = candidates_of(hits, q.wants_span, {(i, p) for _, i, p in nearest})
         if not found:
             return [], np.zeros((0, len(READER_FEATURES)))
-        per_hit = [self._sentence_vectors(hit) @ query_vector for hit in hits]
         # The cosine enters only as its place among this question's candidates:
         # its scale is the embedding model's (e5 puts most sentences near 0.85,
         # other models elsewhere), and trees split on absolute values.
@@ -221,39 +265,55 @@ class Reader:
         rank[np.argsort(-cosine, kind="stable")] = np.arange(len(cosine))
         weights = self._term_weights(q.text)
         total = sum(weights.values()) or 1.0
-        numbers = _QUESTION_NUMBER.findall(q.text)
+
+        def coverage(text: str) -> float:
+            return sum(w for t, w in weights.items() if t in text) / total
+
+        numbers = tuple(_QUESTION_NUMBER.findall(q.text))
         asked = bigrams(q.before + q.after)
         focus = q.focus[0] if q.focus else ""
+        defines = re.compile(re.escape(focus) + _DEFINES) if focus else None
+        # What depends on the sentence alone, computed once for it and its clauses.
+        of_sentence: dict[tuple[int, int], tuple[float, float, float, float]] = {}
         rows = []
         for i, c in enumerate(found):
-            cov = sum(w for t, w in weights.items() if t in c.text) / total
-            sentence_cov = sum(w for t, w in weights.items() if t in c.sentence) / total
-            typed = spans(c.text, q.type, q.unit) if q.wants_span else []
+            key = (c.hit_index, c.position)
+            if key not in of_sentence:
+                opening = c.sentence.lstrip("（(「“《 ")
+                of_sentence[key] = (
+                    coverage(c.sentence),
+                    share_of(q.focus, c.sentence),
+                    float(bool(focus) and opening.startswith(focus)),
+                    float(defines is not None and defines.match(opening) is not None),
+                )
+            sentence_cov, focus_share, opens_with_focus, defines_focus = of_sentence[key]
+            typed = spans(c.text, q.type, q.unit, c.entities) if q.wants_span else []
             aligned = align(c.text, q.before, q.after)
-            opening = c.sentence.lstrip("（(「“《 ")
+            slot = share_of(q.slot, c.text)
             rows.append(
                 [
                     cosine_z[i],
-                    cov,
+                    coverage(c.text) if c.clause else sentence_cov,
                     0.0,
                     sentence_cov,
-                    share_of(q.focus, c.sentence),
-                    share_of(q.slot, c.text),
+                    focus_share,
+                    slot,
                     0.0,
                     float(bool(typed)),
-                    float(bool(typed)) * share_of(q.slot, c.text),
+                    float(bool(typed)) * slot,
                     max((_nearness(c.text, s, q.slot) for s in typed), default=0.0),
                     float(any(s.fit == 1.0 for s in typed)),
                     1.0 / (c.hit_index + 1),
                     float(c.clause),
                     math.log1p(len(c.text)) / 5,
-                    share_of(tuple(numbers), c.text),
-                    float(bool(focus) and opening.startswith(focus)),
-                    float(bool(focus) and _defines(opening, focus)),
+                    share_of(numbers, c.text),
+                    opens_with_focus,
+                    defines_focus,
                     1.0 / (c.position + 1),
                     aligned.left,
                     aligned.right,
-                    len(asked & bigrams(c.text)) / len(asked) if asked else 0.0,
+                    # A pair of characters is in the text exactly when it is one of its pairs.
+                    sum(pair in c.text for pair in asked) / len(asked) if asked else 0.0,
                     1.0 / (rank[i] + 1),
                 ]
             )
@@ -271,7 +331,7 @@ class Reader:
         describes it more closely (fewer rival spans, nearer slot words)."""
         options, rows = [], []
         for rank, (c, score) in enumerate(zip(ranked, scores, strict=False)):
-            found = spans(c.text, q.type, q.unit, guess_unknown=rank < _GUESS_CANDIDATES)
+            found = spans(c.text, q.type, q.unit, c.entities)
             typed = [s for s in found if s.text not in q.text]
             gap = align(c.text, q.before, q.after).gap
             # jieba's tags cut unknown names short ("袁丽" of 袁丽嫦): the gap the
@@ -301,11 +361,6 @@ def bigrams(text: str) -> set[str]:
     """The text's character pairs, without punctuation: word-cutting free overlap."""
     pairs = itertools.pairwise(text)
     return {a + b for a, b in pairs if a not in _NOT_PAIRED and b not in _NOT_PAIRED}
-
-
-def _defines(opening: str, focus: str) -> bool:
-    """The sentence opens by defining the focus: "放线菌酮是一种…", "标准杆，是…"."""
-    return bool(re.match(re.escape(focus) + r".{0,25}?(?:是|指|即|为)", opening))
 
 
 def share_of(words: tuple[str, ...], text: str, empty: float = 0.0) -> float:

@@ -1,8 +1,8 @@
 """Short answers: the spans of a sentence that have the type a question asks for.
 
 `spans(text, "number", unit="辆")` finds "3辆", "12.5万元", "800余件";
-dates ("1628年", "4月26日"), people, places and organisations (jieba's nr/ns/nt
-tags, organisation suffixes), and names (quoted text, the phrase after 更名为 /
+dates ("1628年", "4月26日"), people, places and organisations (tagged when the
+passage was made, ingest/entities.py), and names (quoted text, the phrase after 更名为 /
 称为 …). Each span carries how well it fits: a number with the asked-for unit
 fits better than a bare one. Which span is the answer is decided by the
 fitted span model in `reader.py`, not here.
@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from answer.question import tagged
+from ingest.entities import KINDS, Entity, tag_entities
 
 _DIGITS = r"\d+(?:[.,]\d+)*"
 _HANZI_NUM = r"[零〇一二两三四五六七八九十百千万亿]+"
@@ -39,11 +39,7 @@ _NAMED_AFTER = re.compile(
     r"命名为|称作|号称|被誉为)"
     r"[“《「\"]?([^，。；、：,;:“”《》「」\"]{1,20})"
 )
-ORG_SUFFIX = re.compile(
-    r"(?:公司|集团|大学|学院|学校|中学|协会|学会|委员会|总工会|工会|联合会|银行|医院|研究所|研究院|"
-    r"中心|俱乐部|政府|部|局|厅|署|队|社|党|基金会|电视台|报社|出版社)$"
-)
-_TAG_TYPES = {"person": ("nr",), "place": ("ns",), "organisation": ("nt",)}
+_TAG_TYPES = frozenset({"person", "place", "organisation"})
 
 
 @dataclass(frozen=True)
@@ -53,7 +49,9 @@ class Span:
     fit: float  # 1.0: exactly the asked-for form; 0.5: the right kind, a looser form
 
 
-def spans(text: str, kind: str, unit: str = "", guess_unknown: bool = False) -> list[Span]:
+def spans(text: str, kind: str, unit: str = "", entities: list[Entity] | None = None) -> list[Span]:
+    """`entities`: the text's people, places and organisations when known (read
+    from the passage's chunk, ingest/entities.py); else they are tagged here."""
     if kind == "number":
         return _numbers(text, unit)
     if kind == "date":
@@ -61,7 +59,8 @@ def spans(text: str, kind: str, unit: str = "", guess_unknown: bool = False) -> 
     if kind == "name":
         return _names(text)
     if kind in _TAG_TYPES:
-        return _tagged_spans(text, kind, guess_unknown)
+        found = tag_entities(text) if entities is None else entities
+        return [Span(e.text, e.start, KINDS[e.kind][1]) for e in found if KINDS[e.kind][0] == kind]
     return []
 
 
@@ -83,32 +82,3 @@ def _names(text: str) -> list[Span]:
     found = [Span(m.group(), m.start(), 1.0) for m in QUOTED.finditer(text)]
     found += [Span(m.group(1), m.start(1), 0.8) for m in _NAMED_AFTER.finditer(text)]
     return found
-
-
-def _tagged_spans(text: str, kind: str, guess_unknown: bool) -> list[Span]:
-    """Runs of words jieba tags as the kind (nr, ns, nt), merged; for
-    organisations also nominal runs ending in an organisation suffix."""
-    flags = _TAG_TYPES[kind]
-    found: list[Span] = []
-    position, run_start, run = 0, 0, ""
-    nominal_start, nominal = 0, ""
-    for word, flag in tagged(text, guess_unknown):
-        if flag.startswith(flags) or (run and word in "·•・"):
-            # "保罗·皮尔斯": a transliterated name is one span across its dot.
-            run_start, run = (run_start, run + word) if run else (position, word)
-        elif run:
-            found.append(Span(run, run_start, 1.0))
-            run = ""
-        if kind == "organisation":
-            if flag.startswith(("n", "j")) or re.fullmatch(r"[A-Za-z0-9]+", word):
-                nominal_start, nominal = (
-                    (nominal_start, nominal + word) if nominal else (position, word)
-                )
-                if ORG_SUFFIX.search(nominal) and len(nominal) > 2:
-                    found.append(Span(nominal, nominal_start, 0.8))
-            else:
-                nominal = ""
-        position += len(word)
-    if run:
-        found.append(Span(run, run_start, 1.0))
-    return [s for s in found if len(s.text.strip("·•・")) >= 2]

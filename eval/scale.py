@@ -133,6 +133,7 @@ def replicated(real: LoadedIndex, n: int, seed: int = 0):
                 c.title,
                 c.section,
                 c.ordinal,
+                c.entities,
             )
         )
         sentences.append(perturb(real.sentences_of(row)).astype(np.float16))

@@ -99,6 +99,9 @@ def _row_of(chunk: Chunk) -> dict:
     shown text is `body` (`text` is the analysed index text)."""
     record = chunk.to_json()
     record["id"], record["body"] = record.pop("chunk_id"), record.pop("text")
+    # Not stored in Milvus (yet): the reader tags a passage's entities when it
+    # reads it (answer/reader.py, passage_entities).
+    record.pop("entities", None)
     return record
 
 

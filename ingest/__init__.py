@@ -6,4 +6,4 @@ organisation, title) -> chunking (passages with ids); pipeline ties them up.
 
 # Bump when cleaning, structure or chunking changes what a file turns into:
 # indexes built by an older pipeline then re-chunk every file on the next ingest.
-PIPELINE_VERSION = 2  # 2: corpus profiles (misreadings, column moves) per document
+PIPELINE_VERSION = 3  # 2: corpus profiles per document; 3: entities stored with chunks

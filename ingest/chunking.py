@@ -13,6 +13,7 @@ import unicodedata
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from ingest.entities import find_entities
 from ingest.records import Chunk, Section
 
 # Paragraphs first, then sentence ends, then clause breaks; "" is the last
@@ -56,6 +57,7 @@ def chunk_sections(
                     title=section.title,
                     section=section.position,
                     ordinal=ordinal,
+                    entities=find_entities(text),
                 )
             )
     return _unique(chunks)

@@ -49,6 +49,9 @@ class Chunk:
     title: str
     section: int
     ordinal: int
+    # The people, places and organisations it names (ingest/entities.py), or
+    # None for a chunk made before they were stored: the reader then finds them.
+    entities: str | None = None
 
     @property
     def index_text(self) -> str:
@@ -56,7 +59,7 @@ class Chunk:
         return f"{header}\n{self.text}" if header else self.text
 
     def to_json(self) -> dict:
-        return {
+        row = {
             "chunk_id": self.id,
             "text": self.text,
             "document": self.document,
@@ -66,6 +69,9 @@ class Chunk:
             "section": self.section,
             "ordinal": self.ordinal,
         }
+        if self.entities is not None:
+            row["entities"] = self.entities
+        return row
 
     @classmethod
     def from_json(cls, row: dict) -> Chunk:
@@ -78,4 +84,5 @@ class Chunk:
             title=row["title"],
             section=row["section"],
             ordinal=row["ordinal"],
+            entities=row.get("entities"),
         )

@@ -4,11 +4,11 @@ import pytest
 
 from answer.followup import is_followup, rewrite
 from answer.llm import ChatClient, LlmError, check_citations, render_messages
-from answer.reader import split_sentences
 from answer.service import REFUSAL, AnswerService
 from errors import EmptyQuestion
 from index.searcher import Hit
 from ingest.records import Chunk
+from ingest.sentences import split_sentences
 from tests.llm_server import FakeChatService
 
 

@@ -1,7 +1,8 @@
 import pytest
 
 from ingest.chunking import chunk_id, chunk_sections, make_splitter
-from ingest.records import Section
+from ingest.entities import read_entities
+from ingest.records import Chunk, Section
 
 
 def _section(*paragraphs, org="北京市总工会", title="深化双沟通"):
@@ -49,3 +50,20 @@ def test_repeated_passage_is_indexed_once():
 
 def test_empty_section_gives_no_chunks():
     assert chunk_sections([_section()], "/a.txt", make_splitter(300, 60)) == []
+
+
+def test_chunks_carry_the_people_places_and_organisations_they_name():
+    chunks = chunk_sections(
+        [_section("龙岩市总工会在新罗区设立驿站。")], "/a.txt", make_splitter(300, 60)
+    )
+    assert chunks[0].entities == "s0:3 O0:6 s7:3"
+    assert [e.text for e in read_entities(chunks[0].entities, chunks[0].text)] == [
+        "龙岩市",
+        "龙岩市总工会",
+        "新罗区",
+    ]
+    assert Chunk.from_json(chunks[0].to_json()) == chunks[0]
+    # A chunk stored before entities were: None, so that the reader tags it itself.
+    row = chunks[0].to_json()
+    del row["entities"]
+    assert Chunk.from_json(row).entities is None

@@ -1,6 +1,7 @@
 """Question analysis, typed spans, the reader's candidates and the fitted models."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from answer.fitted import FittedModelInvalid, LogisticModel, RankingModel, load_
 from answer.question import TYPE_RULES, analyse, answer_type
 from answer.reader import (
     READER_FEATURES,
+    SENTENCES_READ,
     SPAN_FEATURES,
     Reader,
     Reading,
@@ -19,7 +21,9 @@ from answer.reader import (
 from answer.spans import spans
 from eval.metrics import short_answer_matches
 from index.searcher import Hit
+from ingest.pipeline import ingest_file
 from ingest.records import Chunk
+from settings import SHIPPED_CORPUS
 
 
 def _hit(text, cid="c"):
@@ -154,6 +158,35 @@ def test_clauses_do_not_split_numbers():
         "上午11:00开放，",
         "全天开放。",
     ]
+
+
+def test_entities_stored_with_the_chunk_give_each_sentence_and_clause_its_own_spans():
+    """Tagging a whole passage once at ingest gives every sentence and clause
+    the spans tagging it alone gives (and a chunk stored without entities is
+    tagged when read): checked on every passage of the shipped article."""
+    ingested = ingest_file(SHIPPED_CORPUS / "acftu_innovation_cases_2024.txt", 300, 60)
+    checked = 0
+    for chunk in ingested.chunks:
+        stored = candidates_of([Hit(chunk, 0.5)], with_entities=True)
+        unstored = candidates_of([Hit(replace(chunk, entities=None), 0.5)], with_entities=True)
+        assert stored == unstored
+        for c in stored:
+            for kind in ("person", "place", "organisation"):
+                assert spans(c.text, kind, "", list(c.entities)) == spans(c.text, kind)
+                checked += bool(spans(c.text, kind))
+    assert checked > 50
+
+
+def test_the_reader_reads_only_the_sentences_nearest_the_question():
+    text = "".join(f"第{i}句话在这里。" for i in range(40))
+    rng = np.random.default_rng(0)
+    cosines = rng.permutation(40) / 40.0
+    vectors = np.stack([cosines, np.sqrt(1 - cosines**2)], axis=1)
+    reader = Reader(lambda hit: vectors, lambda q: {}, 2)
+    found, x = reader.features(analyse("第几句话在这里？"), [_hit(text)], np.array([1.0, 0.0]))
+    nearest = set(np.argsort(-cosines)[:SENTENCES_READ])
+    assert {c.position for c in found} == nearest
+    assert len(x) == len(found)
 
 
 def test_the_answer_quotes_the_best_sentence_and_the_next_best_of_its_passage():
