@@ -24,6 +24,7 @@ UNITS = (
     "集 层 位 批 期 组 台 架 艘 列 站 处 间 张 篇 份 册 季 度 分 亩 %  ％ ‰"
 ).split()
 _UNIT = "|".join(sorted(map(re.escape, UNITS), key=len, reverse=True))
+_ENDS_WITH_UNIT = re.compile(rf"(?:{_UNIT})$")
 NUMBER = re.compile(
     rf"第?(?:{_DIGITS}{_MAGNITUDE}(?:{_UNIT})?|{_HANZI_NUM}{_MAGNITUDE}(?:{_UNIT}))"
 )
@@ -70,7 +71,7 @@ def _numbers(text: str, unit: str) -> list[Span]:
         value = m.group()
         if unit and value.endswith(unit):
             fit = 1.0
-        elif re.search(rf"(?:{_UNIT})$", value):
+        elif _ENDS_WITH_UNIT.search(value):
             fit = 0.7
         else:
             fit = 0.4

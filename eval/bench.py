@@ -189,7 +189,8 @@ def main(
     if scale:
         from eval.scale import markdown, run_scale
 
-        results = run_scale(settings, _counts(scale, "--scale"), scale_questions, _progress)
+        counts = _counts(scale, "--scale")
+        results = run_scale(settings, counts, scale_questions, _progress, repeats)
         _report(markdown(results), results, out)
         return
     started = time.perf_counter()

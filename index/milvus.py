@@ -7,8 +7,10 @@ directory (data/kb/staff/index -> ghqa_kb_staff_index):
     <base>             one row per passage: its text (jieba-analysed; Milvus's
                        BM25 function fills `sparse`), `dense` vector, and the
                        chunk's fields as scalars (organisation, title, document,
-                       source) usable in filters; the build's manifest, place
-                       spellings and report are collection properties
+                       source) usable in filters, with the people, places and
+                       organisations it names (ingest/entities.py); the build's
+                       manifest, place spellings and report are collection
+                       properties
     <base>_sentences   one row per sentence: chunk_id, position, vector
     <base>_terms       one row per BM25 term: how many passages contain it
                        (the answerability model's IDF weights; Milvus cannot
@@ -44,17 +46,19 @@ from index.milvus_client import Calls, is_lite, literal, scan
 from index.places import CJK_WORD, organisation_places, pinyin_spellings, spelled_places
 from index.storage import StoredBuild
 from index.vector_cache import STORED, Embedded
+from ingest.entities import find_entities
 from ingest.records import Chunk
 from settings import Settings
 
-MILVUS_FORMAT = 2  # 2: the passage row counts its sentences
+MILVUS_FORMAT = 3  # 2: the passage row counts its sentences; 3: and holds its entities
 _MANIFEST, _PLACES, _REPORT = "ghqa.manifest", "ghqa.places", "ghqa.report"
 _BUILD, _WRITING = "ghqa.build", "ghqa.writing"
 _ANALYZER = {"tokenizer": "jieba", "filter": ["lowercase"]}
 _TEXT = 65_535  # VARCHAR limit; a passage is at most a few kB
 _TERM = 256  # longer "terms" (a URL, a number run) are not counted
 _WRITE_BATCH = 256
-_CHUNK_FIELDS = ["id", "body", "document", "source", "organisation", "title", "section", "ordinal"]
+_CHUNK_FIELDS = ["id", "body", "document", "source", "organisation", "title", "section"]
+_CHUNK_FIELDS += ["ordinal", "entities"]
 _COUNTS_CACHE = 4096  # chunks whose sentence count is remembered (a few bytes each)
 _DF_CACHE = 50_000
 _HNSW_EF = 128  # HNSW search breadth on a server (FLAT ignores it)
@@ -99,9 +103,8 @@ def _row_of(chunk: Chunk) -> dict:
     shown text is `body` (`text` is the analysed index text)."""
     record = chunk.to_json()
     record["id"], record["body"] = record.pop("chunk_id"), record.pop("text")
-    # Not stored in Milvus (yet): the reader tags a passage's entities when it
-    # reads it (answer/reader.py, passage_entities).
-    record.pop("entities", None)
+    if chunk.entities is None:
+        record["entities"] = find_entities(chunk.text)
     return record
 
 
@@ -446,6 +449,7 @@ class MilvusStorage:
         schema.add_field("section", DataType.INT64)
         schema.add_field("ordinal", DataType.INT64)
         schema.add_field("sentences", DataType.INT64)
+        schema.add_field("entities", DataType.VARCHAR, max_length=_TEXT)
         schema.add_function(
             Function(
                 name="bm25",

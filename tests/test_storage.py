@@ -14,6 +14,7 @@ from errors import BackendUnavailable, IndexNotFound
 from index.build import update_index
 from index.milvus import MilvusStorage, _Names, collection_base
 from index.storage import storage_for
+from ingest.entities import find_entities
 from ingest.sentences import split_sentences
 from settings import SHIPPED_CORPUS, Settings
 from tests.fakes import HashingEmbedder
@@ -60,6 +61,10 @@ def test_an_update_embeds_and_writes_only_the_changed_passages(settings, tmp_pat
     assert len(after) == len(before)
     hits = after.get([cid for cid, _ in after.search_lexical("夜校培训职工多少人次", 3)])
     assert "5678" in hits[0].text and all("4321" not in h.text for h in hits)
+    # Kept and new passages alike come back with the entities found at ingest.
+    stored = after.chunks()
+    assert all(c.entities == find_entities(c.text) for c in stored)
+    assert sum(bool(c.entities) for c in stored) > len(stored) // 2
 
     # The same statistics as a fresh build of the same files.
     fresh = backend_settings(tmp_path / "fresh", settings.backend)
