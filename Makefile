@@ -27,7 +27,7 @@ lint: install
 bench: index
 	$(PY) -m eval.bench
 
-# Ingest speed, index size, memory, cold latency and ANN recall at real sizes (~30 min).
+# Ingest speed, index size, memory, cold latency and ANN recall at real sizes (~40 min).
 bench-scale: install
 	$(PY) -m eval.bench --scale 10000,50000,200000 --out data/eval/scale.json
 

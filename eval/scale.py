@@ -19,7 +19,10 @@ What is real and what is replicated:
             load), then answers each real question once, as `/api/ask` does
             (AnswerService.answer; cold: no question repeats): p50/p95 of the
             answer, of search alone and of the query embedding, and RSS after
-            a third and after all of the questions (it must not grow).
+            a third and after all of the questions (it must not grow); then,
+            on as many other questions, the p95 of each stage timed apart
+            (analysis, query embedding, search, reader, answerability; in the
+            JSON output as stage_p95_ms).
 """
 
 from __future__ import annotations
@@ -219,7 +222,37 @@ def serve(index_dir: Path, limit: int) -> dict:
         rss_after_all_mb=rss_mb(),
     )
     out["answer_p95_over_embed_p95"] = round(out["answer_p95_ms"] / out["embed_p95_ms"], 2)
+    out["stage_p95_ms"] = stage_times(service, questions()[limit : 2 * limit])
     return out
+
+
+def stage_times(service, asked: list[str]) -> dict:
+    """p95 of each stage of the answer path, on questions not asked before."""
+    from answer.question import analyse
+
+    stages: dict[str, list[float]] = {
+        "analysis": [],
+        "embed": [],
+        "search": [],
+        "reader": [],
+        "answerability": [],
+    }
+    for q in asked:
+        t0 = time.perf_counter()
+        analysed = analyse(q)
+        t1 = time.perf_counter()
+        query = service.query(analysed, service.settings.top_k)
+        t2 = time.perf_counter()
+        hits = service.searcher.search(query)[: service.settings.top_k]
+        t3 = time.perf_counter()
+        reading = service.reader.read(analysed, hits, query.vector)
+        t4 = time.perf_counter()
+        service.judge.assess(analysed, hits, reading)
+        t5 = time.perf_counter()
+        spent = (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)
+        for stage, seconds in zip(stages.values(), spent, strict=True):
+            stage.append(seconds * 1000)
+    return {name: percentile(times, 95) for name, times in stages.items()}
 
 
 def median_run(runs: list[dict]) -> dict:
