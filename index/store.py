@@ -2,7 +2,8 @@
 
     INDEX_DIR/current -> builds/<id>      symlink, replaced atomically
     INDEX_DIR/builds/<id>/manifest.json   format, model, settings, file hashes
-                         chunks.jsonl     one passage per line (UTF-8)
+                         chunks.jsonl     one passage per line (UTF-8), with
+                                          its entities (ingest/entities.py)
                          vectors.npy      float32 [chunks, dim], no pickle
                          sentences.npy    float16 [sentences, dim]: each chunk's
                                           sentences, in order (ingest/sentences.py)
