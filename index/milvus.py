@@ -57,8 +57,17 @@ _ANALYZER = {"tokenizer": "jieba", "filter": ["lowercase"]}
 _TEXT = 65_535  # VARCHAR limit; a passage is at most a few kB
 _TERM = 256  # longer "terms" (a URL, a number run) are not counted
 _WRITE_BATCH = 256
-_CHUNK_FIELDS = ["id", "body", "document", "source", "organisation", "title", "section"]
-_CHUNK_FIELDS += ["ordinal", "entities"]
+_CHUNK_FIELDS = [
+    "id",
+    "body",
+    "document",
+    "source",
+    "organisation",
+    "title",
+    "section",
+    "ordinal",
+    "entities",
+]
 _COUNTS_CACHE = 4096  # chunks whose sentence count is remembered (a few bytes each)
 _DF_CACHE = 50_000
 _HNSW_EF = 128  # HNSW search breadth on a server (FLAT ignores it)
