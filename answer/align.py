@@ -50,14 +50,18 @@ def _left_match(text: str, before: str) -> tuple[int, int] | None:
     more, ending at its end or up to _TRAILING_DROPS characters before it."""
     for drop in range(_TRAILING_DROPS + 1):
         end = len(before) - drop
-        # Every longer piece ending here holds the last two characters: when the
-        # text lacks them, skip the longer ones (most candidates lack them).
         if end < 2 or before[end - 2 : end] not in text:
             continue
-        for start in range(end - 1):
-            at = text.find(before[start:end])
-            if at >= 0:
-                return at, end - start
+        # A piece in the text has every shorter piece ending where it ends in
+        # the text too: the earliest start found is a binary search away.
+        found, missing = end - 2, -1  # before[found:end] is in the text
+        while found - missing > 1:
+            middle = (found + missing) // 2
+            if before[middle:end] in text:
+                found = middle
+            else:
+                missing = middle
+        return text.find(before[found:end]), end - found
     return None
 
 
@@ -65,11 +69,17 @@ def _right_match(text: str, after: str, start: int, anchored: bool) -> tuple[int
     """(position, length) of the longest start of `after` found at or after
     `start`; one character is enough when the left side was found."""
     shortest = 1 if anchored else 2
-    for length in range(len(after), shortest - 1, -1):
-        at = text.find(after[:length], start)
-        if at >= 0:
-            return at, length
-    return None
+    if len(after) < shortest or text.find(after[:shortest], start) < 0:
+        return None
+    # As on the left: every shorter start of a start found is found too.
+    found, missing = shortest, len(after) + 1
+    while missing - found > 1:
+        middle = (found + missing) // 2
+        if text.find(after[:middle], start) >= 0:
+            found = middle
+        else:
+            missing = middle
+    return text.find(after[:found], start), found
 
 
 def _gap(text: str, left: tuple[int, int] | None, right: tuple[int, int] | None) -> Span | None:

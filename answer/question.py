@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
-import jieba.posseg
+from answer.tagger import question_tagger
 
 # (type, pattern, example). Order matters: "哪一年" is a date before it is a
 # "哪" list, and "是否" a yes/no before anything else.
@@ -121,9 +121,10 @@ _TAG_CACHE = 20_000
 @lru_cache(maxsize=_TAG_CACHE)
 def tagged(question: str) -> tuple[tuple[str, str], ...]:
     """jieba's (word, part-of-speech) pairs of a question, computed once, with
-    the HMM that finds names its dictionary lacks (transliterations; 2–3 ms a
-    sentence). Passages are tagged at ingest instead (ingest/entities.py)."""
-    return tuple((w.word, w.flag) for w in jieba.posseg.lcut(question, HMM=True))
+    the HMM that finds names its dictionary lacks (transliterations), its search
+    in numpy (answer/tagger.py). Passages are tagged at ingest instead
+    (ingest/entities.py)."""
+    return tuple((w.word, w.flag) for w in question_tagger().lcut(question, HMM=True))
 
 
 def analyse(question: str) -> QuestionAnalysis:

@@ -130,6 +130,8 @@ class Reading:
     def renumbered(self, order: list[int], keep: int) -> Reading:
         """The same reading after the passages were put in `order`, keeping the
         first `keep` of them: no model call, no new features."""
+        if order == sorted(order) and all(c.hit_index < keep for c in self.candidates):
+            return self  # the usual case: the reader kept the search's order
         new_index = {old: new for new, old in enumerate(order)}
         kept = [
             (c.moved_to(new_index[c.hit_index]), s)
@@ -148,11 +150,15 @@ class Reading:
 
 
 def candidates_of(
-    hits: list[Hit], with_entities: bool = False, only: set[tuple[int, int]] | None = None
+    hits: list[Hit],
+    with_entities: bool = False,
+    only: set[tuple[int, int]] | None = None,
+    split: set[tuple[int, int]] | None = None,
 ) -> list[Candidate]:
     """The sentences and clauses of the passages; `with_entities`: each with
     the entities its passage names inside it; `only`: just these sentences
-    (hit index, sentence position)."""
+    (hit index, sentence position); `split`: the sentences whose clauses are
+    candidates (all of them when None)."""
     found = []
     for i, hit in enumerate(hits):
         text = hit.chunk.text
@@ -161,14 +167,17 @@ def candidates_of(
             if only is not None and (i, pos) not in only:
                 continue
             sentence = text[start:end]
-            found.append(Candidate(sentence, sentence, i, pos, False, _inside(named, start, end)))
+            inside = _inside(named, start, end)
+            found.append(Candidate(sentence, sentence, i, pos, False, inside))
+            if split is not None and (i, pos) not in split:
+                continue
             clauses = [
-                (start + m.start() + len(m.group()) - len(m.group().lstrip()), m.group().strip())
+                (m.start() + len(m.group()) - len(m.group().lstrip()), m.group().strip())
                 for m in _CLAUSE.finditer(sentence)
             ]
             if len(clauses) > 1:
                 found += [
-                    Candidate(c, sentence, i, pos, True, _inside(named, at, at + len(c)))
+                    Candidate(c, sentence, i, pos, True, _inside(inside, at, at + len(c)))
                     for at, c in clauses
                     if len(c) >= 4
                 ]
@@ -255,10 +264,15 @@ class Reader:
         per_hit = [self._sentence_vectors(hit) @ query_vector for hit in hits]
         # Only the sentences nearest the question are read, with their clauses:
         # the time goes by candidate, and the answer is nearly always among them.
-        nearest = sorted(
-            ((-float(c), i, p) for i, cosines in enumerate(per_hit) for p, c in enumerate(cosines))
-        )[:SENTENCES_READ]
-        found = candidates_of(hits, q.wants_span, {(i, p) for _, i, p in nearest})
+        nearest = [
+            (i, p)
+            for _, i, p in sorted(
+                (-float(c), i, p)
+                for i, cosines in enumerate(per_hit)
+                for p, c in enumerate(cosines)
+            )[:SENTENCES_READ]
+        ]
+        found = candidates_of(hits, q.wants_span, set(nearest))
         if not found:
             return [], np.zeros((0, len(READER_FEATURES)))
         # The cosine enters only as its place among this question's candidates:

@@ -1,8 +1,10 @@
 """Question analysis, typed spans, the reader's candidates and the fitted models."""
 
 import json
+import random
 from dataclasses import replace
 
+import jieba.posseg
 import numpy as np
 import pytest
 
@@ -19,7 +21,9 @@ from answer.reader import (
     compose,
 )
 from answer.spans import spans
+from answer.tagger import question_tagger
 from eval.metrics import short_answer_matches
+from eval.scale import questions
 from index.searcher import Hit
 from ingest.pipeline import ingest_file
 from ingest.records import Chunk
@@ -175,6 +179,21 @@ def test_entities_stored_with_the_chunk_give_each_sentence_and_clause_its_own_sp
                 assert spans(c.text, kind, "", list(c.entities)) == spans(c.text, kind)
                 checked += bool(spans(c.text, kind))
     assert checked > 50
+
+
+def test_the_question_tagger_tags_as_jieba_does():
+    """The numpy Viterbi search (answer/tagger.py) finds jieba's own path on
+    every question of both eval sets and on random runs of passage characters,
+    where most words are unknown and the HMM decides everything."""
+    text = (SHIPPED_CORPUS / "acftu_innovation_cases_2024.txt").read_text(encoding="utf-8")
+    rng = random.Random(0)
+    chars = [ch for ch in text if "\u4e00" <= ch <= "\u9fff"]
+    runs = ["".join(rng.choices(chars, k=rng.randint(2, 12))) for _ in range(500)]
+    asked = questions()
+    assert len(asked) > 1000
+    for sentence in asked + runs:
+        expected = [(w.word, w.flag) for w in jieba.posseg.lcut(sentence, HMM=True)]
+        assert [(w.word, w.flag) for w in question_tagger().lcut(sentence)] == expected, sentence
 
 
 def test_the_reader_reads_only_the_sentences_nearest_the_question():
