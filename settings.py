@@ -124,12 +124,12 @@ class Settings(BaseSettings):
     )
 
     ann_threshold: int = Field(
-        default=20_000,
+        default=5_000,
         ge=1,
         description="Vectors from which FAISS switches from exact search to an inverted file.",
     )
     ivf_nprobe: int | None = Field(
-        default=None, ge=1, description="Inverted lists searched; default max(32, lists/16)."
+        default=None, ge=1, description="Inverted lists searched; default max(32, 1.5·√lists)."
     )
 
     answer_threshold: float | None = Field(

@@ -211,6 +211,12 @@ def test_inverted_file_is_used_above_the_threshold(fake_settings, corpus_dir):
     ]
 
 
+def test_inverted_lists_keep_enough_training_points_each():
+    assert dense.number_of_lists(200_000) == 1788  # 4·√n
+    assert dense.number_of_lists(10_000) == 256  # 39 points each, as FAISS wants
+    assert dense.number_of_lists(20) == 1
+
+
 def test_place_aliases_come_from_organisations_and_place_words():
     from index.bm25 import place_aliases
 
