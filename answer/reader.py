@@ -46,6 +46,7 @@ _QUESTION_NUMBER = re.compile(r"\d{2,}")
 _DEFINING = "是指即为"
 _NOT_PAIRED = frozenset(" \t\n\r\u3000，。？、！：；,.?!:;（）()《》“”「」")
 SENTENCES_READ = 25  # of the passages' sentences, by cosine to the question
+CLAUSES_READ = 10  # of those, the nearest whose clauses are candidates too
 _SPAN_CANDIDATES = 8  # best candidates whose spans are considered for the short answer
 # Answer types whose spans come from word tags, which miss unknown names.
 _GAP_TYPES = frozenset({"person", "place", "organisation", "name"})
@@ -262,8 +263,10 @@ class Reader:
         self, q: QuestionAnalysis, hits: list[Hit], query_vector: np.ndarray
     ) -> tuple[list[Candidate], np.ndarray]:
         per_hit = [self._sentence_vectors(hit) @ query_vector for hit in hits]
-        # Only the sentences nearest the question are read, with their clauses:
-        # the time goes by candidate, and the answer is nearly always among them.
+        # Only the sentences nearest the question are read, and only the nearest
+        # of those also clause by clause: the time goes by candidate, and on the
+        # fitting splits the best candidate was never a clause of a sentence
+        # below the 6th by cosine (README, reader).
         nearest = [
             (i, p)
             for _, i, p in sorted(
@@ -272,7 +275,7 @@ class Reader:
                 for p, c in enumerate(cosines)
             )[:SENTENCES_READ]
         ]
-        found = candidates_of(hits, q.wants_span, set(nearest))
+        found = candidates_of(hits, q.wants_span, set(nearest), set(nearest[:CLAUSES_READ]))
         if not found:
             return [], np.zeros((0, len(READER_FEATURES)))
         # The cosine enters only as its place among this question's candidates:

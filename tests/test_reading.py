@@ -12,6 +12,7 @@ from answer.align import align
 from answer.fitted import FittedModelInvalid, LogisticModel, RankingModel, load_model, load_ranker
 from answer.question import TYPE_RULES, analyse, answer_type
 from answer.reader import (
+    CLAUSES_READ,
     READER_FEATURES,
     SENTENCES_READ,
     SPAN_FEATURES,
@@ -197,14 +198,17 @@ def test_the_question_tagger_tags_as_jieba_does():
 
 
 def test_the_reader_reads_only_the_sentences_nearest_the_question():
-    text = "".join(f"第{i}句话在这里。" for i in range(40))
+    """The nearest SENTENCES_READ sentences are candidates, and the clauses of
+    the nearest CLAUSES_READ of them."""
+    text = "".join(f"第{i}句话，在这里。" for i in range(40))
     rng = np.random.default_rng(0)
     cosines = rng.permutation(40) / 40.0
     vectors = np.stack([cosines, np.sqrt(1 - cosines**2)], axis=1)
     reader = Reader(lambda hit: vectors, lambda q: {}, 2)
     found, x = reader.features(analyse("第几句话在这里？"), [_hit(text)], np.array([1.0, 0.0]))
-    nearest = set(np.argsort(-cosines)[:SENTENCES_READ])
-    assert {c.position for c in found} == nearest
+    by_cosine = np.argsort(-cosines)
+    assert {c.position for c in found} == set(by_cosine[:SENTENCES_READ])
+    assert {c.position for c in found if c.clause} == set(by_cosine[:CLAUSES_READ])
     assert len(x) == len(found)
 
 
