@@ -8,7 +8,7 @@ import jieba.posseg
 import numpy as np
 import pytest
 
-from answer.align import align
+from answer.align import _gap, align
 from answer.fitted import FittedModelInvalid, LogisticModel, RankingModel, load_model, load_ranker
 from answer.question import TYPE_RULES, analyse, answer_type
 from answer.reader import (
@@ -180,6 +180,45 @@ def test_entities_stored_with_the_chunk_give_each_sentence_and_clause_its_own_sp
                 assert spans(c.text, kind, "", list(c.entities)) == spans(c.text, kind)
                 checked += bool(spans(c.text, kind))
     assert checked > 50
+
+
+def _linear_align(text, before, after):
+    """The character-by-character search align() replaced by binary search."""
+    left = None
+    for drop in range(3):
+        end = len(before) - drop
+        found = [
+            (text.find(before[start:end]), end - start)
+            for start in range(end - 1)
+            if before[start:end] in text
+        ]
+        if end >= 2 and found:
+            left = found[0]
+            break
+    start = left[0] + left[1] if left else 0
+    right = next(
+        (
+            (text.find(after[:n], start), n)
+            for n in range(len(after), (1 if left else 2) - 1, -1)
+            if text.find(after[:n], start) >= 0
+        ),
+        None,
+    )
+    return left, right
+
+
+def test_alignment_finds_what_a_character_by_character_search_finds():
+    rng = random.Random(1)
+    alphabet = "甲乙丙丁戊己庚辛"  # few characters: many partial matches
+    for _ in range(3000):
+        text = "".join(rng.choices(alphabet, k=rng.randint(0, 30)))
+        before = "".join(rng.choices(alphabet, k=rng.randint(0, 12)))
+        after = "".join(rng.choices(alphabet, k=rng.randint(0, 8)))
+        left, right = _linear_align(text, before, after)
+        aligned = align(text, before, after)
+        assert aligned.left == (left[1] / len(before) if left else 0.0)
+        assert aligned.right == (right[1] / len(after) if right else 0.0)
+        assert aligned.gap == _gap(text, left, right)
 
 
 def test_the_question_tagger_tags_as_jieba_does():
