@@ -124,7 +124,7 @@ class Settings(BaseSettings):
     )
 
     ann_threshold: int = Field(
-        default=5_000,
+        default=20_000,
         ge=1,
         description="Vectors from which FAISS switches from exact search to an inverted file.",
     )

@@ -188,8 +188,9 @@ def recall_at_10(index_dir: Path, settings: Settings, query_vectors: np.ndarray)
 
 
 def real_vector_recall(index_dir: Path, settings: Settings, query_vectors: np.ndarray) -> dict:
-    """recall@10 of the default dense index over real text vectors only: every
-    distinct chunk and sentence vector of the real index, nothing replicated."""
+    """recall@10 of the inverted file (built as above the threshold, whatever
+    the count) over real text vectors only: every distinct chunk and sentence
+    vector of the real index, nothing replicated."""
     real = load_index(index_dir)
     sentences = [real.sentences_of(row) for row in range(len(real.chunks))]
     vectors = np.concatenate([real.vectors.all(), *sentences]).astype(np.float32)

@@ -217,6 +217,22 @@ def test_inverted_lists_keep_enough_training_points_each():
     assert dense.number_of_lists(20) == 1
 
 
+def test_the_scale_bench_measures_recall_on_real_and_noisier_vectors(fake_settings, corpus_dir):
+    from eval.scale import noisy_recall, real_vector_recall
+
+    _build(fake_settings, [corpus_dir], HashingEmbedder())
+    index_dir = fake_settings.resolved_index_dir()
+    loaded = store.load_index(index_dir)
+    sentences = sum(len(loaded.sentences_of(r)) for r in range(len(loaded.chunks)))
+    queries = loaded.vectors.all()[:20]
+    found = real_vector_recall(index_dir, fake_settings, queries)
+    assert len(loaded.chunks) < found["vectors"] <= len(loaded.chunks) + sentences
+    assert found["nprobe"] >= found["lists"] and found["recall@10"] == 1.0  # every list read
+    # An inverted file from 200 vectors on (one list, read whole): exact.
+    ivf = fake_settings.model_copy(update={"ann_threshold": 200})
+    assert noisy_recall(index_dir, 400, ivf, queries) == 1.0
+
+
 def test_place_aliases_come_from_organisations_and_place_words():
     from index.bm25 import place_aliases
 
