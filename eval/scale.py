@@ -115,16 +115,21 @@ def bench_ingest(settings: Settings, corpus: Path, runtime: str, workers: int) -
     }
 
 
+def perturbed(rows: np.ndarray, rng: np.random.Generator, noise: float) -> np.ndarray:
+    """Unit rows moved by Gaussian noise of total norm about `noise`, renormalised."""
+    sigma = noise / np.sqrt(rows.shape[1])
+    noisy = rows.astype(np.float32) + rng.normal(0, sigma, rows.shape).astype(np.float32)
+    return noisy / np.linalg.norm(noisy, axis=1, keepdims=True)
+
+
 def replicated(real: LoadedIndex, n: int, seed: int = 0):
     """n chunks made from the real index's chunks, with their chunk and
     sentence vectors perturbed (cosine to the original about 0.98)."""
     rng = np.random.default_rng(seed)
     dim = real.vectors.shape[1]
-    sigma = _NOISE / np.sqrt(dim)
 
     def perturb(rows: np.ndarray) -> np.ndarray:
-        noisy = rows.astype(np.float32) + rng.normal(0, sigma, rows.shape).astype(np.float32)
-        return noisy / np.linalg.norm(noisy, axis=1, keepdims=True)
+        return perturbed(rows, rng, _NOISE)
 
     chunks, vectors, sentences = [], np.empty((n, dim), dtype=np.float32), []
     for i in range(n):
@@ -211,12 +216,9 @@ def noisy_recall(
     """recall@10 of the dense index over n copies of the real chunk vectors with
     three times the replication noise (cosine to the original about 0.86): the
     copies are no longer near-duplicates that an inverted file finds together."""
-    base = load_index(index_dir).vectors.all().astype(np.float32)
+    base = load_index(index_dir).vectors.all()
     rng = np.random.default_rng(seed)
-    sigma = 3 * _NOISE / np.sqrt(base.shape[1])
-    vectors = base[np.arange(n) % len(base)]
-    vectors += rng.normal(0, sigma, vectors.shape).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = perturbed(base[np.arange(n) % len(base)], rng, 3 * _NOISE)
     index = dense.build_faiss(
         vectors, dense.DenseParams(settings.ann_threshold, settings.ivf_nprobe)
     )
