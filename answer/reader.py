@@ -310,6 +310,7 @@ class Reader:
             sentence_cov, focus_share, opens_with_focus, defines_focus = of_sentence[key]
             typed = spans(c.text, q.type, q.unit, c.entities) if q.wants_span else []
             aligned = align(c.text, q.before, q.after)
+            slot_at = _found_at(c.text, q.slot) if typed else []
             slot = share_of(q.slot, c.text)
             rows.append(
                 [
@@ -322,7 +323,7 @@ class Reader:
                     0.0,
                     float(bool(typed)),
                     float(bool(typed)) * slot,
-                    max((_nearness(c.text, s, q.slot) for s in typed), default=0.0),
+                    max((_nearness(s, slot_at) for s in typed), default=0.0),
                     float(any(s.fit == 1.0 for s in typed)),
                     1.0 / (c.hit_index + 1),
                     float(c.clause),
@@ -355,6 +356,7 @@ class Reader:
             found = spans(c.text, q.type, q.unit, c.entities)
             typed = [s for s in found if s.text not in q.text]
             gap = align(c.text, q.before, q.after).gap
+            slot_at, focus_at = _found_at(c.text, q.slot), _found_at(c.text, q.focus)
             # jieba's tags cut unknown names short ("袁丽" of 袁丽嫦): the gap the
             # question's own words leave in the sentence is a candidate too.
             if gap and q.type in _GAP_TYPES and gap.text not in q.text:
@@ -366,8 +368,8 @@ class Reader:
                         score,
                         s.fit,
                         1.0 / len(typed),
-                        _nearness(c.text, s, q.slot),
-                        _nearness(c.text, s, q.focus),
+                        _nearness(s, slot_at),
+                        _nearness(s, focus_at),
                         float(any(0 <= c.text.find(w) < s.start for w in q.slot)),
                         1.0 / (rank + 1),
                         math.log1p(len(s.text)) / 3,
@@ -403,16 +405,24 @@ def _within(span: Span, outer: Span) -> bool:
     )
 
 
-def _nearness(text: str, span: Span, words: tuple[str, ...]) -> float:
-    """1 when a word sits right next to the span, falling with the distance."""
-    distances = []
+def _found_at(text: str, words: tuple[str, ...]) -> list[tuple[int, int]]:
+    """(start, end) of the first occurrence of each of `words` found in `text`."""
+    found = []
     for w in words:
         at = text.find(w)
-        if at < 0:
-            continue
-        end = span.start + len(span.text)
-        gap = span.start - (at + len(w)) if at < span.start else at - end
-        distances.append(max(gap, 0))
+        if at >= 0:
+            found.append((at, at + len(w)))
+    return found
+
+
+def _nearness(span: Span, words_at: list[tuple[int, int]]) -> float:
+    """1 when a word (found at `words_at`) sits right next to the span, falling
+    with the distance. A sentence listing a hundred places has a hundred spans:
+    the words are looked up once, not once per span."""
+    end = span.start + len(span.text)
+    distances = [
+        max(span.start - stop if at < span.start else at - end, 0) for at, stop in words_at
+    ]
     return 1.0 / (1.0 + min(distances) / 4) if distances else 0.0
 
 

@@ -233,6 +233,29 @@ def test_the_scale_bench_measures_recall_on_real_and_noisier_vectors(fake_settin
     assert noisy_recall(index_dir, 400, ivf, queries) == 1.0
 
 
+@pytest.mark.parametrize("size", [30, 5_000, 200_000])
+def test_bm25_best_rows_are_the_highest_scores_best_first(size):
+    """The sampled cut must not change the result: every case is checked
+    against a full sort (ties to the lower row), including sparse scores with
+    fewer positives than asked for and a top the sample misses entirely."""
+    from index.bm25 import best_rows
+
+    rng = np.random.default_rng(size)
+    cases = [
+        rng.random(size).astype(np.float32),  # every row positive
+        np.where(rng.random(size) < 0.01, rng.random(size), 0).astype(np.float32),  # sparse
+        np.round(rng.random(size) * 3).astype(np.float32),  # many ties
+        np.zeros(size, dtype=np.float32),
+    ]
+    spikes = np.zeros(size, dtype=np.float32)
+    spikes[rng.choice(size, 7, replace=False)] = rng.random(7) + 1  # fewer than n, off-sample
+    cases.append(spikes)
+    for scores in cases:
+        for n in (1, 10, 50):
+            expected = sorted(np.flatnonzero(scores > 0), key=lambda r: (-scores[r], r))[:n]
+            assert best_rows(scores, n).tolist() == expected
+
+
 def test_place_aliases_come_from_organisations_and_place_words():
     from index.bm25 import place_aliases
 
