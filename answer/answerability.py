@@ -88,6 +88,7 @@ class AnswerabilityJudge:
         # The corpus's own places: its vocabulary's place words and organisations'
         # places, as collected for the pinyin aliases at build time.
         self._places = collection.places()
+        self._longest_place = max(map(len, self._places), default=0)
         self._spellings = pinyin_spellings(self._places)
         # Asked for three or four times per question (reader, judge): computed once.
         self.places_in = lru_cache(maxsize=_QUESTION_CACHE)(self._places_in)
@@ -97,7 +98,14 @@ class AnswerabilityJudge:
         """Places a question names: the corpus's own (also spelled in pinyin) and
         any word jieba tags as a place, so a place the corpus never mentions
         still counts."""
-        found = [p for p in self._places if p in question]
+        # Substrings of the question looked up, not every place scanned: a
+        # large collection knows tens of thousands of places.
+        found = [
+            question[i:j]
+            for i in range(len(question))
+            for j in range(i + 1, min(len(question), i + self._longest_place) + 1)
+            if question[i:j] in self._places
+        ]
         found += spelled_places(question, self._spellings)
         found += [w for w, flag in tagged(question) if flag == "ns" and CJK_WORD.match(w)]
         # '北京市' also contains '北京': keep the longest names only.

@@ -46,7 +46,7 @@ _QUESTION_NUMBER = re.compile(r"\d{2,}")
 _DEFINING = "是指即为"
 _NOT_PAIRED = frozenset(" \t\n\r\u3000，。？、！：；,.?!:;（）()《》“”「」")
 SENTENCES_READ = 25  # of the passages' sentences, by cosine to the question
-CLAUSES_READ = 10  # of those, the nearest whose clauses are candidates too
+CLAUSES_READ = 6  # of those, the nearest whose clauses are candidates too
 _SPAN_CANDIDATES = 8  # best candidates whose spans are considered for the short answer
 # Answer types whose spans come from word tags, which miss unknown names.
 _GAP_TYPES = frozenset({"person", "place", "organisation", "name"})
