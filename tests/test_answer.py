@@ -178,6 +178,16 @@ def test_question_frames_are_not_evidence(service, question, kept, dropped):
     assert kept <= terms and not dropped & terms
 
 
+def test_places_named_at_any_position_are_found(service):
+    """The substring lookup finds every corpus place a scan over all of them
+    finds, at the start and the end of the question and at full length."""
+    judge = service.judge
+    for place in judge._places:
+        for question in (place, f"{place}有什么做法？", f"关于{place}", f"说说{place}的事"):
+            found = judge._places_in(question)
+            assert any(place in name for name in found), (question, found)
+
+
 @pytest.mark.slow
 def test_followup_retrieves_the_new_case(service):
     first = service.answer("北京的双沟通一共开了多少场职工沟通会？")
