@@ -370,7 +370,7 @@ class Reader:
                         1.0 / len(typed),
                         _nearness(s, slot_at),
                         _nearness(s, focus_at),
-                        float(any(0 <= c.text.find(w) < s.start for w in q.slot)),
+                        float(any(at < s.start for at, _ in slot_at)),
                         1.0 / (rank + 1),
                         math.log1p(len(s.text)) / 3,
                         float(gap is not None and _within(s, gap)),

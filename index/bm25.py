@@ -144,6 +144,6 @@ def best_rows(scores: np.ndarray, n: int) -> np.ndarray:
     if len(rows) > n:
         values = scores[rows]
         nth = np.partition(values, len(values) - n)[len(values) - n]
-        above = rows[values > nth]
-        rows = np.concatenate([above, rows[values == nth][: n - len(above)]])
+        higher = rows[values > nth]
+        rows = np.concatenate([higher, rows[values == nth][: n - len(higher)]])
     return rows[np.lexsort((rows, -scores[rows]))]
