@@ -140,7 +140,10 @@ class Settings(BaseSettings):
         "cut-off `python -m eval.fit` chose (answer/models/answerability.json).",
     )
     answer_sentences: int = Field(
-        default=2, ge=1, le=6, description="Sentences in an extractive answer."
+        default=3,
+        ge=1,
+        le=6,
+        description="Sentences in an extractive answer; one fewer under a short answer.",
     )
     max_question_chars: int = Field(default=500, ge=20, description="Longer questions are cut.")
 

@@ -7,7 +7,7 @@ longest start of the text after it, are looked for in the sentence; between them
 (or from the first to the end of its clause) stands the answer: the gap.
 
     align("他把筑修城墙的事交给韩简子和原寿过，自己到大陵泽打猎", "魏舒把筑修城墙的事交给了", "")
-    -> left 0.83 (把筑修城墙的事交给), right 0, gap 韩简子和原寿过
+    -> left 0.75 (把筑修城墙的事交给), right 0, gap 韩简子和原寿过
 
 Character matching, not words: jieba cuts names it does not know in odd places,
 and the reworded sentence keeps characters more often than it keeps words.
@@ -22,8 +22,11 @@ from answer.spans import Span
 
 _TRAILING_DROPS = 2  # "交给了" is "交给" in the passage: that many of the last characters may go
 _MAX_GAP = 20  # a longer gap is a clause, not an answer
+_CLAUSE_BREAK = re.compile(r"[，,。；;：:！!？?]")
 _CLAUSE_END = re.compile(r"[，,。；;：:！!？?、（）()「」“”《》\s]")
-_GAP_TRIM = "，,。；;：:！!？?、 的是为了在于"
+# Stripped from a gap's ends: punctuation, and the particles and prepositions
+# that stand between the question's words and the answer ("由莫瓦桑" -> 莫瓦桑).
+_GAP_TRIM = "，,。；;：:！!？?、 的是为了在于由被"
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,8 @@ def _gap(text: str, left: tuple[int, int] | None, right: tuple[int, int] | None)
         end = stop.start() if stop else len(text)
     elif left and right and right[0] > left[0] + left[1]:
         start, end = left[0] + left[1], right[0]
+        if _CLAUSE_BREAK.search(text[start:end].strip(_GAP_TRIM)):
+            return None  # clauses apart: the question's words were found in other clauses
     elif left:
         start = left[0] + left[1]
         stop = _CLAUSE_END.search(text, start)

@@ -207,7 +207,7 @@ class Reader:
         self,
         sentence_vectors: Callable[[Hit], np.ndarray],
         term_weights: Callable[[str], dict[str, float]],
-        max_sentences: int = 2,
+        max_sentences: int = 3,
         model: RankingModel | None = None,
         span_model: LogisticModel | None = None,
     ) -> None:
@@ -242,15 +242,18 @@ class Reader:
 
     def compose(self, reading: Reading, hits: list[Hit]) -> tuple[str, tuple[Citation, ...]]:
         """The best candidate's sentence and the next best sentences of the same
-        passage (`max_sentences` in all), in reading order, with [n] markers.
-        Two sentences state the asked-for fact more often than the best alone
-        (README, reader); taking them from one passage keeps the citation right."""
+        passage (`max_sentences` in all, one fewer under a short answer), in
+        reading order, with [n] markers. Without a short answer the quote alone
+        must state the fact, and reasons, features and definitions run over
+        sentences (README, reader); taking them from one passage keeps the
+        citation right."""
         if not reading.candidates:
             return "", ()
+        most = max(self._max_sentences - 1, 1) if reading.short_answer else self._max_sentences
         best = reading.candidates[0]
         chosen = [best]
         for c in reading.candidates[1:]:
-            if len(chosen) >= self._max_sentences:
+            if len(chosen) >= most:
                 break
             if c.hit_index == best.hit_index and c.sentence not in {d.sentence for d in chosen}:
                 chosen.append(c)

@@ -1,11 +1,11 @@
 """Short answers: the spans of a sentence that have the type a question asks for.
 
-`spans(text, "number", unit="辆")` finds "3辆", "12.5万元", "800余件";
-dates ("1628年", "4月26日"), people, places and organisations (tagged when the
-passage was made, ingest/entities.py), and names (quoted text, the phrase after 更名为 /
-称为 …). Each span carries how well it fits: a number with the asked-for unit
-fits better than a bare one. Which span is the answer is decided by the
-fitted span model in `reader.py`, not here.
+`spans(text, "number", unit="辆")` finds "3辆", "12.5万元", "800余件", "70-80公里",
+"3分33秒62"; dates ("1628年", "4月26日", "天正16年（1588年）", "二十世纪初期"), people,
+places and organisations (tagged when the passage was made, ingest/entities.py), and
+names (quoted text, the phrase after 更名为 / 称为 …). Each span carries how well it
+fits: a number with the asked-for unit fits better than a bare one. Which span is
+the answer is decided by the fitted span model in `reader.py`, not here.
 """
 
 from __future__ import annotations
@@ -16,24 +16,38 @@ from dataclasses import dataclass
 from ingest.entities import KINDS, Entity, tag_entities
 
 _DIGITS = r"\d+(?:[.,]\d+)*"
+# A range is one quantity: "70-80公里", "1至3月".
+_DIGIT_RANGE = rf"{_DIGITS}(?:\s*[-~～—–至到]\s*{_DIGITS})?"
 _HANZI_NUM = r"[零〇一二两三四五六七八九十百千万亿]+"
 _MAGNITUDE = r"(?:余|多)?(?:十|百|千|万|亿|万亿)?(?:余|多)?"
 UNITS = (
     "平方公里 平方米 公顷 公里 千米 厘米 毫米 米 公斤 千克 克 吨 万元 亿元 美元 元 块 人次 小时 分钟 秒 "
     "世纪 年代 周年 个月 年 月 日 天 周 岁 倍 个 名 家 项 次 场 件 条 种 人 辆 座 所 支 届 户 只 头 部 本 首 "
-    "集 层 位 批 期 组 台 架 艘 列 站 处 间 张 篇 份 册 季 度 分 亩 %  ％ ‰"
+    "集 层 位 批 期 组 台 架 艘 列 站 处 间 张 篇 份 册 季 度 分 亩 类 区 级 代 任 轮 局 款 章 号 "
+    "%  ％ ‰"
 ).split()
 _UNIT = "|".join(sorted(map(re.escape, UNITS), key=len, reverse=True))
-_ENDS_WITH_UNIT = re.compile(rf"(?:{_UNIT})$")
+_HAS_UNIT = re.compile(_UNIT)
+# A quantity in several units is one: "3分33秒62", "1小时20分钟".
+_MORE_UNITS = rf"(?:\d+(?:{_UNIT}))*\d*"
 NUMBER = re.compile(
-    rf"第?(?:{_DIGITS}{_MAGNITUDE}(?:{_UNIT})?|{_HANZI_NUM}{_MAGNITUDE}(?:{_UNIT}))"
+    rf"第?(?:{_DIGIT_RANGE}{_MAGNITUDE}(?:(?:{_UNIT}){_MORE_UNITS})?|{_HANZI_NUM}{_MAGNITUDE}(?:{_UNIT}))"
 )
+_PART_OF_PERIOD = r"(?:初期|中期|末期|前期|后期|上半叶|下半叶|中叶|初|末)?"
+# Decades before years: "1990年代" is not "1990年".
 _ONE_DATE = (
-    r"(?:公元前|公元)?(?:\d{1,4}|[〇零一二三四五六七八九]{4})年(?:\d{1,2}月(?:\d{1,2}日)?)?"
-    r"|\d{1,2}月\d{1,2}日|\d{1,2}月(?:份)?|\d{1,2}世纪(?:\d0年代)?|\d{2,4}年代"
+    rf"(?:\d{{1,2}}|[一二三四五六七八九十]{{1,3}})世纪(?:\d0年代)?{_PART_OF_PERIOD}"
+    rf"|\d{{2,4}}年代{_PART_OF_PERIOD}"
+    r"|(?:公元前|公元)?(?:\d{1,4}|[〇零一二三四五六七八九]{4})年(?:\d{1,2}月(?:\d{1,2}日)?)?"
+    r"|\d{1,2}月\d{1,2}日|\d{1,2}月(?:份)?"
+)
+# A year of an era with the common-era year after it: "天正16年（1588年）", "康熙十年（1671年）".
+_ERA_DATE = (
+    r"[\u4e00-\u9fff]{2}(?:\d{1,2}|[元一二三四五六七八九十]{1,3})年(?:\d{1,2}月(?:\d{1,2}日)?)?"
+    r"\s*[（(](?:公元)?\d{3,4}年[）)]"
 )
 # A date or a range of dates ("2009年9月27日-10月9日", "1984年至1985年").
-DATE = re.compile(rf"(?:{_ONE_DATE})(?:\s*[-—–~～至到]\s*(?:{_ONE_DATE}))?")
+DATE = re.compile(rf"{_ERA_DATE}|(?:{_ONE_DATE})(?:\s*[-—–~～至到]\s*(?:{_ONE_DATE}))?")
 QUOTED = re.compile(r"《[^》]{1,30}》|“([^”]{1,30})”|「([^」]{1,30})」|\"([^\"]{1,30})\"")
 _NAMED_AFTER = re.compile(
     r"(?:更名为|改名为|改称|更名|称为|名为|叫做|原名|本名|又名|或称|全称|简称|又称|别称|别名|昵称|"
@@ -71,7 +85,7 @@ def _numbers(text: str, unit: str) -> list[Span]:
         value = m.group()
         if unit and value.endswith(unit):
             fit = 1.0
-        elif _ENDS_WITH_UNIT.search(value):
+        elif _HAS_UNIT.search(value):
             fit = 0.7
         else:
             fit = 0.4

@@ -8,6 +8,7 @@ chunking), the question path only reads them back from the chunk record.
 
     find_entities("保罗·皮尔斯出生于美国加利福尼亚州") -> "p0:6 s9:8"
     find_entities("龙岩市总工会在新罗区设立驿站")     -> "s0:3 O0:6 s7:3"
+    find_entities("由保罗·塞里诺提出")               -> "p1:6"
     (kind, start, length; the kinds are in KINDS)
 
 Tagging the whole passage gives every sentence and clause the same words as
@@ -19,6 +20,9 @@ ingest.PIPELINE_VERSION, so that older chunks are remade on the next ingest.
 from __future__ import annotations
 
 import re
+from collections import Counter
+from functools import cache
+from pathlib import Path
 from typing import NamedTuple
 
 # code -> (answer type, how well the span fits that type)
@@ -34,6 +38,11 @@ ORG_SUFFIX = re.compile(
     r"中心|俱乐部|政府|部|局|厅|署|队|社|党|基金会|电视台|报社|出版社)$"
 )
 _NAME_DOTS = "·•・"
+# A single character after a place that makes it a smaller place: 大溪 + 区.
+_PLACE_SUFFIXES = frozenset("省市县区镇乡村州郡岛街路")
+# A character is a transliteration character when jieba's dictionary uses it in
+# at least this many transliterated names (tag nrt): 尔 斯 拉 克 … but not 和 在.
+_TRANSLITERATION_USES = 5
 
 
 class Entity(NamedTuple):
@@ -53,10 +62,15 @@ def tag_entities(text: str) -> list[Entity]:
     position = 0
     run_kind, run_start, run = "", 0, ""
     nominal_start, nominal = 0, ""
-    for pair in jieba.posseg.lcut(text, HMM=False):
+    pairs = jieba.posseg.lcut(text, HMM=False)
+    for pair in pairs:
         word, flag = pair.word, pair.flag
         kind = _FLAG_KIND.get(flag[:2], "")
-        if (kind and kind == run_kind) or (run and word in _NAME_DOTS):
+        if (
+            (kind and kind == run_kind)
+            or (run and word in _NAME_DOTS)
+            or (run_kind == "s" and word in _PLACE_SUFFIXES)
+        ):
             run += word
         else:
             if run:
@@ -73,7 +87,74 @@ def tag_entities(text: str) -> list[Entity]:
         position += len(word)
     if run:
         found.append(Entity(run_kind, run_start, run))
-    return [e for e in found if len(e.text.strip(_NAME_DOTS)) >= 2]
+    found = [e for e in found if len(e.text.strip(_NAME_DOTS)) >= 2]
+    return _with_dotted_names(found, [(p.word, p.flag) for p in pairs])
+
+
+def _with_dotted_names(found: list[Entity], words: list[tuple[str, str]]) -> list[Entity]:
+    """Foreign names written with a middle dot ("马克·拉瓦卢马纳纳"), whole. The
+    dictionary knows few of them, and cuts the rest into pieces tagged anything
+    (拉瓦/卢/马/纳/纳): the name is the run of name-like words either side of
+    the dots. People and places found overlapping it are dropped: pieces of it,
+    or a title run into it (王公瓦西里·谢苗诺维奇)."""
+    names = []
+    starts = [0]
+    for word, _ in words:
+        starts.append(starts[-1] + len(word))
+    i = 0
+    while i < len(words):
+        if words[i][0] not in _NAME_DOTS:
+            i += 1
+            continue
+        first = i
+        while first > 0 and _name_like(*words[first - 1], away_from_dot=first < i):
+            first -= 1
+        last = i
+        # Through every further piece and dot: "安德里·尼里纳·拉乔利纳".
+        while last + 1 < len(words) and (
+            _name_like(*words[last + 1])
+            or (words[last + 1][0] in _NAME_DOTS and words[last][0] not in _NAME_DOTS)
+        ):
+            last += 1
+        if first < i and last > i and words[last][0] not in _NAME_DOTS:
+            text = "".join(w for w, _ in words[first : last + 1])
+            names.append(Entity("p", starts[first], text))
+        i = last + 1
+    if not names:
+        return found
+    spans = [(n.start, n.start + len(n.text)) for n in names]
+    kept = [
+        e
+        for e in found
+        if e.kind not in "ps"
+        or not any(e.start < b and a < e.start + len(e.text) for a, b in spans)
+    ]
+    return sorted(kept + names, key=lambda e: e.start)
+
+
+def _name_like(word: str, flag: str, away_from_dot: bool = False) -> bool:
+    """A piece of a transliterated name: one made of transliteration characters
+    only, or a word jieba tags as a name. `away_from_dot`: a word before the one
+    next to the first dot, which counts as tagged only when tagged transliterated
+    (nrt): jieba tags titles nr too (王公 in 王公瓦西里·谢苗诺维奇)."""
+    if word in _NAME_DOTS or not re.fullmatch(r"[\u4e00-\u9fff]+", word):
+        return False
+    tagged = flag == "nrt" if away_from_dot else flag.startswith("nr")
+    return tagged or all(ch in _transliteration() for ch in word)
+
+
+@cache
+def _transliteration() -> frozenset[str]:
+    """The characters of transliterated names, counted in jieba's own dictionary."""
+    import jieba
+
+    uses: Counter[str] = Counter()
+    with (Path(jieba.__file__).parent / "dict.txt").open(encoding="utf-8") as f:
+        for line in f:
+            word, _, flag = line.split()
+            if flag == "nrt":
+                uses.update(word)
+    return frozenset(ch for ch, n in uses.items() if n >= _TRANSLITERATION_USES)
 
 
 def find_entities(text: str) -> str:

@@ -1,7 +1,7 @@
 import pytest
 
 from ingest.chunking import chunk_id, chunk_sections, make_splitter
-from ingest.entities import read_entities
+from ingest.entities import read_entities, tag_entities
 from ingest.records import Chunk, Section
 
 
@@ -67,3 +67,27 @@ def test_chunks_carry_the_people_places_and_organisations_they_name():
     row = chunks[0].to_json()
     del row["entities"]
     assert Chunk.from_json(row).entities is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a foreign name the dictionary cuts into pieces is whole across its dot
+        ("2009年，马克·拉瓦卢马纳纳宣布解散政府", [("p", "马克·拉瓦卢马纳纳")]),
+        ("由保罗·塞里诺提出", [("p", "保罗·塞里诺")]),
+        ("安德里·尼里纳·拉乔利纳宣布", [("p", "安德里·尼里纳·拉乔利纳")]),
+        # a title before the name is not part of it
+        ("最后一个王公瓦西里·谢苗诺维奇", [("p", "瓦西里·谢苗诺维奇")]),
+        # two names joined by 和 stay two
+        (
+            "马伦·费尔德海斯和费姆克·海姆斯凯克在",
+            [("p", "马伦·费尔德海斯"), ("p", "费姆克·海姆斯凯克")],
+        ),
+        # a dot between words that are not names joins nothing
+        ("初代藩主·阿部正次的次男", []),
+        # a place with its suffix is one place
+        ("位于桃园市大溪区", [("s", "桃园市大溪区")]),
+    ],
+)
+def test_entities_keep_dotted_names_and_place_suffixes_whole(text, expected):
+    assert [(e.kind, e.text) for e in tag_entities(text)] == expected

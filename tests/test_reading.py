@@ -106,6 +106,10 @@ def test_the_text_around_the_asking_phrase(question, before, after):
         ("怡良最初在哪里任职？", "天气晴朗。", None),
         # a whole clause is not an answer
         ("他后来做了什么？", "他后来在全国各地奔走呼号宣传新的教育理念和办学方法并编写教材", None),
+        # the preposition before the agent is not part of it
+        ("硝酰氟首先被谁制成？", "硝酰氟首先由莫瓦桑制成。", "莫瓦桑"),
+        # the two sides in different clauses: what lies between is not an answer
+        ("成公英是谁的将领？", "成公英，表字不详，金城人，东汉末群雄韩遂的将领。", None),
     ],
 )
 def test_the_gap_the_question_leaves_in_a_sentence(question, sentence, gap):
@@ -130,6 +134,14 @@ def test_the_gap_the_question_leaves_in_a_sentence(question, sentence, gap):
             ["1628年", "2009年9月27日-10月9日"],
         ),
         ("保罗·皮尔斯获得最有价值球员奖", "person", "", ["保罗·皮尔斯"]),
+        # quantities in a range or in several units are one
+        ("最高时速可达70-80公里，花期1-3月", "number", "公里", ["70-80公里", "1-3月"]),
+        ("以3分33秒62刷新世界纪录", "number", "", ["3分33秒62"]),
+        # the question's measure word is a unit ("分为几类")
+        ("主要分为两类，属于第三区", "number", "类", ["两类", "第三区"]),
+        # an era's year with the common-era year after it; centuries and decades in words
+        ("近清于天正16年（1588年）去世", "date", "", ["天正16年（1588年）"]),
+        ("写成于二十世纪初期，改建于1990年代以后", "date", "", ["二十世纪初期", "1990年代"]),
         ("出版了第一部诗集《人象石柱》", "name", "", ["《人象石柱》"]),
         ("牛佬，原名文启明，香港漫画家", "name", "", ["文启明"]),
         ("2011年，首钢集团收购了股权", "organisation", "", ["首钢集团"]),
@@ -252,19 +264,22 @@ def test_the_reader_reads_only_the_sentences_nearest_the_question():
 
 
 def test_the_answer_quotes_the_best_sentence_and_the_next_best_of_its_passage():
-    """Two sentences, both from the best candidate's passage, in reading order:
-    a sentence of another passage, however well scored, is not added."""
+    """Three sentences, all from the best candidate's passage, in reading order:
+    a sentence of another passage, however well scored, is not added. Under a
+    short answer, one fewer."""
     hits = [
-        _hit("甲的第一句话。甲的第二句话。甲的第三句话。", cid="a"),
+        _hit("甲的第一句话。甲的第二句话。甲的第三句话。甲的第四句话。", cid="a"),
         _hit("乙的一句话。", cid="b"),
     ]
     found = {c.text: c for c in candidates_of(hits)}
-    order = ["甲的第三句话。", "乙的一句话。", "甲的第一句话。", "甲的第二句话。"]
-    reading = Reading(tuple(found[t] for t in order), (4.0, 3.0, 2.0, 1.0))
-    reader = Reader(lambda hit: np.zeros((3, 2)), lambda q: {}, 2, RankingModel(("x",), ""))
+    order = ["甲的第三句话。", "乙的一句话。", "甲的第一句话。", "甲的第四句话。", "甲的第二句话。"]
+    reading = Reading(tuple(found[t] for t in order), (5.0, 4.0, 3.0, 2.0, 1.0))
+    reader = Reader(lambda hit: np.zeros((4, 2)), lambda q: {}, 3, RankingModel(("x",), ""))
     text, citations = reader.compose(reading, hits)
-    assert text == "甲的第一句话。甲的第三句话。[1]"
+    assert text == "甲的第一句话。甲的第三句话。甲的第四句话。[1]"
     assert [c.hit.chunk.id for c in citations] == ["a"]
+    with_short = Reading(reading.candidates, reading.scores, short_answer="第三")
+    assert reader.compose(with_short, hits)[0] == "甲的第一句话。甲的第三句话。[1]"
 
 
 def test_compose_quotes_whole_sentences_numbered_by_first_use():
