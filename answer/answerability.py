@@ -4,6 +4,8 @@ The signals are measured on the retrieved passages and the reader's scores:
 
 * coverage - the IDF-weighted share of the question's words in the top
              passages, and of its two rarest words in the first passage;
+* unseen   - the IDF-weighted share of its words that no passage of the
+             collection holds ("魏玩是谁的妻子？" of a collection without 魏玩);
 * focus    - whether the thing the question is about appears there;
 * places   - whether a place the question names is missing (places come from
              the documents' own vocabulary and jieba's place tags, not a list);
@@ -40,8 +42,8 @@ from index.searcher import Hit
 
 TOP_PASSAGES = 3
 # Words that frame a question rather than name what it is about: "哪一年",
-# "几位", "干什么" ask for the answer, which the passage states in other words.
-_ASKING = re.compile(r"[哪几啥谁怎]|什么|多少|如何|是否")
+# "几位", "干什么", "多长" ask for the answer, which the passage states in other words.
+_ASKING = re.compile(r"[哪几啥谁怎]|什么|多少|如何|是否|多[长大高远久重宽深厚]")
 # "哪两种" and "哪五个" ask for a list; the tokenizer splits off the count, which the
 # passage does not repeat (it names the items).
 _COUNT = re.compile(r"[\d一二两三四五六七八九十百千]+[个种项类名家位条件批所支届次]")
@@ -51,6 +53,7 @@ FEATURES = (
     "coverage",
     "coverage_top1",
     "rare_top1",
+    "unseen",
     "focus",
     "missing_places",
     "dense_top",
@@ -131,6 +134,7 @@ class AnswerabilityJudge:
             sum(w for t, w in weights.items() if t in text) / total,
             sum(w for t, w in weights.items() if t in first) / total,
             sum(t in first for t in rare) / len(rare) if rare else 1.0,
+            sum(w for t, w in weights.items() if self._unseen(t)) / total,
             sum(f.lower() in text for f in q.focus) / len(q.focus) if q.focus else 1.0,
             float(any(p not in text for p in places)),
             max(dense, default=0.0),
@@ -143,6 +147,11 @@ class AnswerabilityJudge:
             float(bool(q.unit)),
             float(bool(q.unit) and _unit_found(q, reading)),
         )
+
+    def _unseen(self, term: str) -> bool:
+        """No passage holds the word. Single characters are left out: BM25 keeps
+        "件" only inside "800余件", so its count of passages says nothing."""
+        return len(term) > 1 and self._collection.doc_freq(term) == 0
 
     def _term_weights(self, question: str) -> dict[str, float]:
         """IDF weights of the question's words. Whole words (jieba's accurate

@@ -171,11 +171,29 @@ def test_a_missing_detail_of_a_real_case_scores_below_a_present_one(service):
         # Not after a question word, a count or an ordinal is what is asked about.
         ("江苏建了五个服务站吗？", {"五个"}, set()),
         ("陕西第八届职工科技节在哪里举办？", {"第八届", "举办"}, {"哪里"}),
+        # "多长", "多大" ask for a measure, as "多少" does.
+        ("培训持续多久？驿站离职工有多远？", {"培训", "驿站"}, {"多久", "有多远"}),
     ],
 )
 def test_question_frames_are_not_evidence(service, question, kept, dropped):
     terms = set(service.judge.term_weights(question))
     assert kept <= terms and not dropped & terms
+
+
+def test_words_no_passage_holds_are_measured(service):
+    """ "unseen": the IDF-weighted share of the question's words found in no
+    passage of the collection, the sign of a question about something else."""
+    from answer.answerability import FEATURES
+    from answer.question import analyse
+
+    def unseen(question):
+        q = analyse(question)
+        ranked, reading = service.read(q, service.query(q, 5), 5)
+        signals = service.judge.signals(q, list(ranked[:5]), reading)
+        return signals[FEATURES.index("unseen")]
+
+    assert unseen("龙岩的驿站调解了多少件劳动争议？") == 0.0
+    assert unseen("龙岩的驿站有几只鸭嘴兽？") > 0.3
 
 
 def test_places_named_at_any_position_are_found(service):
