@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -115,3 +116,24 @@ def test_bench_sizes_must_be_positive_numbers(option, value):
     result = CliRunner().invoke(main, [*option.split(), value])
     assert result.exit_code == 2, result.output
     assert "逗号分隔的正整数" in result.output and "Traceback" not in result.output
+
+
+def test_readme_settings_table_states_the_defaults():
+    """Every plain-number default in the README's settings table is the
+    settings object's: a changed default must change the documentation too."""
+    from settings import Settings
+
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("| setting | env | flag | default |", 1)[1].split("\n\n", 1)[0]
+    checked = 0
+    for row in table.splitlines()[2:]:
+        _, _, env, _, defaults, _ = (cell.strip() for cell in row.split("|"))
+        names = re.findall(r"`GHQA_([A-Z0-9_]+)`", env)
+        values = [v.strip() for v in defaults.split(" / ")]
+        if len(names) != len(values):
+            continue
+        for name, value in zip(names, values, strict=True):
+            if re.fullmatch(r"\d+(?:\.\d+)?", value):
+                assert Settings.model_fields[name.lower()].default == float(value), name
+                checked += 1
+    assert checked >= 10
