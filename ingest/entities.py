@@ -22,7 +22,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 from functools import cache
-from pathlib import Path
 from typing import NamedTuple
 
 # code -> (answer type, how well the span fits that type)
@@ -88,6 +87,8 @@ def tag_entities(text: str) -> list[Entity]:
     if run:
         found.append(Entity(run_kind, run_start, run))
     found = [e for e in found if len(e.text.strip(_NAME_DOTS)) >= 2]
+    if not any(dot in text for dot in _NAME_DOTS):
+        return found  # most passages: no dotted name to look for
     return _with_dotted_names(found, [(p.word, p.flag) for p in pairs])
 
 
@@ -126,7 +127,7 @@ def _with_dotted_names(found: list[Entity], words: list[tuple[str, str]]) -> lis
     kept = [
         e
         for e in found
-        if e.kind not in "ps"
+        if e.kind not in ("p", "s")
         or not any(e.start < b and a < e.start + len(e.text) for a, b in spans)
     ]
     return sorted(kept + names, key=lambda e: e.start)
@@ -145,15 +146,14 @@ def _name_like(word: str, flag: str, away_from_dot: bool = False) -> bool:
 
 @cache
 def _transliteration() -> frozenset[str]:
-    """The characters of transliterated names, counted in jieba's own dictionary."""
-    import jieba
+    """The characters of transliterated names, counted in the tag table jieba's
+    tagger has already loaded (as index/bm25.py reads place tags from it)."""
+    import jieba.posseg
 
     uses: Counter[str] = Counter()
-    with (Path(jieba.__file__).parent / "dict.txt").open(encoding="utf-8") as f:
-        for line in f:
-            word, _, flag = line.split()
-            if flag == "nrt":
-                uses.update(word)
+    for word, flag in jieba.posseg.dt.word_tag_tab.items():
+        if flag == "nrt":
+            uses.update(word)
     return frozenset(ch for ch, n in uses.items() if n >= _TRANSLITERATION_USES)
 
 
