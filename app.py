@@ -80,13 +80,21 @@ def shown_question(question: str) -> str:
 
 
 def render_answer(answer: Answer) -> str:
-    """The short answer in bold on its own line, then the supporting sentences."""
-    parts = [f"**{escape(answer.short_answer)}**\n\n"] if answer.short_answer else []
-    parts.append(escape(answer.text).replace("&#91;", "[").replace("&#93;", "]"))
+    """The short answer in bold on its own line, then the supporting sentences;
+    for a question that asks two things, that under each part's question."""
+    if answer.parts:
+        parts = ["\n\n".join(f"问：{escape(p.question)}\n\n{_body(p)}" for p in answer.parts)]
+    else:
+        parts = [_body(answer)]
     parts += [f"\n\n> {escape(note)}" for note in answer.notes]
     if answer.refused and answer.related:
         parts.append("\n\n右侧列出了最接近的段落，仅供参考。")
     return "".join(parts)
+
+
+def _body(answer: Answer) -> str:
+    short = f"**{escape(answer.short_answer)}**\n\n" if answer.short_answer else ""
+    return short + escape(answer.text).replace("&#91;", "[").replace("&#93;", "]")
 
 
 def render_sources(answer: Answer | None) -> str:

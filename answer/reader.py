@@ -241,14 +241,20 @@ class Reader:
         return Reading(ranked, ranked_scores, short, typed, short_from)
 
     def compose(self, reading: Reading, hits: list[Hit]) -> tuple[str, tuple[Citation, ...]]:
+        """The answer's text with [n] markers, and its citations."""
+        numbering = Numbering()
+        text = numbering.mark(self.quotes(reading, hits))
+        return text, numbering.citations()
+
+    def quotes(self, reading: Reading, hits: list[Hit]) -> list[tuple[str, Hit]]:
         """The best candidate's sentence and the next best sentences of the same
         passage (`max_sentences` in all, one fewer under a short answer), in
-        reading order, with [n] markers. Without a short answer the quote alone
-        must state the fact, and reasons, features and definitions run over
-        sentences (README, reader); taking them from one passage keeps the
+        reading order, each with its passage. Without a short answer the quote
+        alone must state the fact, and reasons, features and definitions run
+        over sentences (README, reader); taking them from one passage keeps the
         citation right."""
         if not reading.candidates:
-            return "", ()
+            return []
         most = max(self._max_sentences - 1, 1) if reading.short_answer else self._max_sentences
         best = reading.candidates[0]
         chosen = [best]
@@ -258,7 +264,7 @@ class Reader:
             if c.hit_index == best.hit_index and c.sentence not in {d.sentence for d in chosen}:
                 chosen.append(c)
         chosen.sort(key=lambda c: c.position)
-        return compose(chosen, hits)
+        return [(c.sentence, hits[c.hit_index]) for c in chosen]
 
     # -- features (also used by eval.fit to build training data) ------------
 
@@ -429,19 +435,32 @@ def _nearness(span: Span, words_at: list[tuple[int, int]]) -> float:
     return 1.0 / (1.0 + min(distances) / 4) if distances else 0.0
 
 
-def compose(chosen: list[Candidate], hits: list[Hit]) -> tuple[str, tuple[Citation, ...]]:
-    """Sentences with [n] markers, passages numbered in order of first use; one
-    marker after a run of sentences from the same passage ("甲。乙。[1]")."""
-    numbers: dict[int, int] = {}
-    quotes: dict[int, list[str]] = {}
-    parts = []
-    for i, c in enumerate(chosen):
-        n = numbers.setdefault(c.hit_index, len(numbers) + 1)
-        quotes.setdefault(c.hit_index, []).append(c.sentence)
-        run_ends = i + 1 == len(chosen) or chosen[i + 1].hit_index != c.hit_index
-        parts.append(f"{c.sentence}[{n}]" if run_ends else c.sentence)
-    citations = tuple(
-        Citation(n, hits[i], tuple(quotes[i]))
-        for i, n in sorted(numbers.items(), key=lambda x: x[1])
-    )
-    return "".join(parts), citations
+class Numbering:
+    """Passages numbered [1], [2], … in order of first use, over every part of an
+    answer: a passage quoted by two parts of a compound question keeps one number."""
+
+    def __init__(self) -> None:
+        self._numbers: dict[str, int] = {}
+        self._hits: list[Hit] = []
+        self._quotes: list[list[str]] = []
+
+    def mark(self, quoted: list[tuple[str, Hit]]) -> str:
+        """The sentences with one [n] after each run from the same passage ("甲。乙。[1]")."""
+        parts = []
+        for i, (sentence, hit) in enumerate(quoted):
+            n = self._numbers.get(hit.chunk.id)
+            if n is None:
+                n = self._numbers[hit.chunk.id] = len(self._numbers) + 1
+                self._hits.append(hit)
+                self._quotes.append([])
+            if sentence not in self._quotes[n - 1]:
+                self._quotes[n - 1].append(sentence)
+            run_ends = i + 1 == len(quoted) or quoted[i + 1][1].chunk.id != hit.chunk.id
+            parts.append(f"{sentence}[{n}]" if run_ends else sentence)
+        return "".join(parts)
+
+    def citations(self) -> tuple[Citation, ...]:
+        return tuple(
+            Citation(n, hit, tuple(quotes))
+            for n, (hit, quotes) in enumerate(zip(self._hits, self._quotes, strict=True), 1)
+        )

@@ -42,6 +42,9 @@ class Answer:
     # The asked-for fact alone ("3辆", "1628年"), when the reader found one; the
     # text then gives the sentence that supports it.
     short_answer: str = ""
+    # A question that asks two things ("A和B各…"): one answer per part, whose
+    # [n] refer to this answer's citations. `text` then holds them all.
+    parts: tuple[Answer, ...] = ()
 
     def to_json(self) -> dict:
         return {
@@ -51,4 +54,13 @@ class Answer:
             "citations": [c.to_json() for c in self.citations],
             "notes": list(self.notes),
             "question": self.question,
+            "parts": [
+                {
+                    "question": p.question,
+                    "answer": p.text,
+                    "short_answer": p.short_answer,
+                    "refused": p.refused,
+                }
+                for p in self.parts
+            ],
         }

@@ -1,23 +1,27 @@
 """AnswerService: one question (with the conversation so far) to one Answer.
 
-    rewrite follow-up -> analyse the question -> search (places named first)
-    -> read (fitted clause scores, short answer) -> answerability: answer or refuse
-    -> LLM (streamed, citations checked) or the reader's sentences
+    rewrite follow-up -> split a question that asks two things (answer/compound.py)
+    -> per part: analyse -> search (places named first) -> read (fitted clause
+       scores, short answer) -> answerability: answer or refuse
+    -> LLM (streamed, citations checked) or the reader's sentences, part by part
 
 Loaded once at start-up and shared read-only by every request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import replace
+import itertools
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 
 from answer.answerability import AnswerabilityJudge
+from answer.compound import split_question
 from answer.fitted import LogisticModel
 from answer.followup import rewrite
 from answer.llm import ChatClient, LlmError, check_citations, cited_numbers, render_messages
 from answer.question import QuestionAnalysis, analyse
-from answer.reader import Reader, Reading
+from answer.reader import Numbering, Reader, Reading
 from answer.records import Answer, Citation
 from index.collection import Query, Where
 from index.searcher import Hit, Searcher, clean_question
@@ -25,8 +29,21 @@ from settings import Settings
 
 REFUSAL = "资料中没有找到相关内容。"
 EMPTY_PROMPT = "请输入您的问题，例如：这项工作取得了哪些成效？"
+_MARKER = re.compile(r"\[\d+\]")
 _CANDIDATES = 20
 _RERANKED = 5  # the passages the reader reorders by their best clause
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One part of a question (the whole question, unless it asks two things),
+    searched, read and judged."""
+
+    question: str
+    ranked: tuple[Hit, ...]
+    hits: list[Hit]  # the first k of `ranked`, which the answer may cite
+    reading: Reading
+    answerable: bool
 
 
 class AnswerService:
@@ -87,30 +104,70 @@ class AnswerService:
         searched = rewrite(cleaned, previous or [], self.judge.places_in)
         if searched != cleaned:
             notes.append(f"结合上文，按“{searched}”检索。")
-        q = analyse(searched)
         k = k or self.settings.top_k
-        ranked, reading = self.read(q, self.query(q, k, where), k)
-        hits = list(ranked[: k or self.settings.top_k])
-        evidence = self.judge.assess(q, hits, reading)
-        if evidence.probability < self.answer_threshold():
-            yield Answer(REFUSAL, (), True, tuple(notes), searched, tuple(hits[:3]), ranked)
+        parts = [self._judge(part, k, where) for part in split_question(searched)]
+        ranked = _interleaved([p.ranked for p in parts])
+        answered = [p for p in parts if p.answerable]
+        if not answered:
+            yield Answer(REFUSAL, (), True, tuple(notes), searched, ranked[:3], ranked)
             return
         if self.llm is not None:
+            # The model reads the whole question, over the passages of every part.
+            hits = list(_interleaved([p.hits for p in answered])[:k])
             try:
                 for event in self._from_llm(searched, hits, notes):
                     yield replace(event, retrieved=ranked) if isinstance(event, Answer) else event
                 return
             except LlmError as exc:
                 notes.append(f"{exc}，以下为资料摘录。")
-        text, citations = self.reader.compose(reading, hits)
-        yield Answer(
-            text,
-            citations,
+        if len(parts) == 1:
+            text, citations = self.reader.compose(parts[0].reading, parts[0].hits)
+            short = parts[0].reading.short_answer
+            yield Answer(text, citations, False, tuple(notes), searched, (), ranked, short)
+            return
+        yield self._compound(parts, notes, searched, ranked)
+
+    def _judge(self, question: str, k: int, where: Where) -> _Part:
+        q = analyse(question)
+        ranked, reading = self.read(q, self.query(q, k, where), k)
+        hits = list(ranked[:k])
+        evidence = self.judge.assess(q, hits, reading)
+        return _Part(
+            question, ranked, hits, reading, evidence.probability >= self.answer_threshold()
+        )
+
+    def _compound(
+        self, parts: list[_Part], notes: list[str], searched: str, ranked: tuple[Hit, ...]
+    ) -> Answer:
+        """One answer per part, under the part's question; passages numbered
+        across all parts. The short answer is every part's, when each has one."""
+        numbering = Numbering()
+        answers = []
+        for p in parts:
+            if p.answerable:
+                text = numbering.mark(self.reader.quotes(p.reading, p.hits))
+                if any(
+                    a.text == text for a in answers
+                ):  # "男子和女子…分别": one sentence says both
+                    text = "出处同上。" + "".join(_MARKER.findall(text))
+                answers.append(
+                    Answer(
+                        text, (), False, question=p.question, short_answer=p.reading.short_answer
+                    )
+                )
+            else:
+                answers.append(Answer(REFUSAL, (), True, question=p.question))
+        shorts = [a.short_answer for a in answers]
+        return Answer(
+            "\n\n".join(f"{a.question}\n{a.text}" for a in answers),
+            numbering.citations(),
             False,
             tuple(notes),
             searched,
-            retrieved=ranked,
-            short_answer=reading.short_answer,
+            (),
+            ranked,
+            "；".join(shorts) if all(shorts) else "",
+            tuple(answers),
         )
 
     def answer_threshold(self) -> float:
@@ -158,3 +215,16 @@ class AnswerService:
             notes.append("大模型的回答没有标注出处，请核对下方资料。")
         citations = tuple(Citation(n, hits[n - 1]) for n in numbers)
         yield Answer(text, citations, False, tuple(notes), question)
+
+
+def _interleaved(rankings: list[Sequence[Hit]]) -> tuple[Hit, ...]:
+    """The parts' passages in turn (first of each, then second of each, …),
+    each passage once: a compound question's "retrieved" serves all its parts."""
+    seen: set[str] = set()
+    merged = []
+    for row in itertools.zip_longest(*rankings):
+        for hit in row:
+            if hit is not None and hit.chunk.id not in seen:
+                seen.add(hit.chunk.id)
+                merged.append(hit)
+    return tuple(merged)

@@ -289,7 +289,10 @@ def short_answer_matches(short: str, keywords: tuple[str, ...] | list[str], kind
     the one number or date an annotated answer holds is also its short answer:
     "1988年" answers "建于哪一年" whose annotation reads "建于1988年" (single-
     reference sets write answers with their framing words, and the framing is
-    not the fact); a keyword holding two of them keeps only its exact form."""
+    not the fact); a keyword holding two of them keeps only its exact form.
+    A compound question's short answer joins its parts' with "；"."""
+    if "；" in short:  # a compound question's ("37885场；9311场"): every part's must match
+        return all(short_answer_matches(part, keywords, kind) for part in short.split("；"))
     answer = normalise_answer(short)
     if not answer:
         return False

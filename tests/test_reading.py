@@ -16,10 +16,10 @@ from answer.reader import (
     READER_FEATURES,
     SENTENCES_READ,
     SPAN_FEATURES,
+    Numbering,
     Reader,
     Reading,
     candidates_of,
-    compose,
 )
 from answer.spans import spans
 from answer.tagger import question_tagger
@@ -288,12 +288,16 @@ def test_compose_quotes_whole_sentences_numbered_by_first_use():
         _hit("乙句话在此。", cid="b"),
         _hit("丙句话，丁句话。", cid="c"),
     ]
-    chosen = [c for c in candidates_of(hits) if c.text in ("丁句话。", "甲句话在此。")]
-    text, citations = compose(sorted(chosen, key=lambda c: -c.hit_index), hits)
-    assert text == "丙句话，丁句话。[1]甲句话在此。[2]"
-    assert [(c.n, c.hit.chunk.id, c.quotes) for c in citations] == [
+    numbering = Numbering()
+    first = numbering.mark([("丙句话，丁句话。", hits[2]), ("甲句话在此。", hits[0])])
+    assert first == "丙句话，丁句话。[1]甲句话在此。[2]"
+    # A later part of a compound answer: passage a keeps its number.
+    second = numbering.mark([("乙句话在此。", hits[1]), ("甲句话在此。", hits[0])])
+    assert second == "乙句话在此。[3]甲句话在此。[2]"
+    assert [(c.n, c.hit.chunk.id, c.quotes) for c in numbering.citations()] == [
         (1, "c", ("丙句话，丁句话。",)),
         (2, "a", ("甲句话在此。",)),
+        (3, "b", ("乙句话在此。",)),
     ]
 
 
@@ -312,6 +316,8 @@ def test_compose_quotes_whole_sentences_numbered_by_first_use():
         ("2016年", ["6"], False),
         ("", ["6"], False),
         ("ＡＧＧ01", ["agg01"], True),
+        ("37885场；9311场", ["37885", "9311"], True),
+        ("37885场；21700场", ["37885", "9311"], False),
     ],
 )
 def test_short_answer_match_is_exact_after_normalisation(short, keywords, ok):

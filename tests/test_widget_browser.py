@@ -148,6 +148,18 @@ def test_widget_answers_with_citations_on_another_origin(setup, browser):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "widget.png"))
 
+    # A question that asks two things: each part under its own question.
+    ask(page, "江苏的康乃馨服务站和北京的职工沟通会，各有多少？")
+    answer = page.locator(".msg.bot").last
+    assert answer.locator(".part").all_inner_texts() == [
+        "问：江苏的康乃馨服务站，有多少？",
+        "问：北京的职工沟通会，有多少？",
+    ]
+    assert answer.locator(".short").all_inner_texts() == ["2940家", "37885场"]
+    assert "[2]" in answer.inner_text() and answer.locator(".cite").count() == 2
+    answer.evaluate("e => e.scrollIntoView()")
+    page.locator(".panel").screenshot(path=str(SCREENSHOTS / "widget-two-parts.png"))
+
     ask(page, "测试市共建成多少家注入驿站？")
     shown = page.locator(".msg.bot").last.inner_text()
     assert '<img src=x onerror="window.__xss_img = 1">' in shown

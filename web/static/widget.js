@@ -49,6 +49,7 @@
     ".bot { background: #fff; border: 1px solid #e5e7eb; margin-right: 20px; }",
     ".note { color: #6b7280; font-size: 12px; margin-top: 4px; }",
     ".short { display: block; font-size: 16px; color: #111; margin-bottom: 4px; }",
+    ".part { margin: 8px 0 2px; color: #555; font-size: 13px; }",
     ".error { background: #fef2f2; border: 1px solid #fecaca; color: #991b1b; }",
     ".cites { margin-top: 6px; padding-left: 0; list-style: none; }",
     ".cite { font-size: 12px; color: #374151; border-top: 1px dashed #e5e7eb; padding-top: 4px; margin-top: 4px; }",
@@ -125,8 +126,13 @@
 
   function showAnswer(data) {
     var box = el("div", "msg bot");
-    if (data.short_answer) box.appendChild(el("strong", "short", data.short_answer));
-    box.appendChild(document.createTextNode(data.answer));
+    // A question that asks two things comes back in parts, each under its own question.
+    var parts = data.parts && data.parts.length ? data.parts : [data];
+    parts.forEach(function (part) {
+      if (part !== data) box.appendChild(el("div", "part", "问：" + part.question));
+      if (part.short_answer) box.appendChild(el("strong", "short", part.short_answer));
+      box.appendChild(document.createTextNode(part.answer));
+    });
     (data.notes || []).forEach(function (note) { box.appendChild(el("div", "note", note)); });
     if (data.citations && data.citations.length) {
       var list = el("ul", "cites");
