@@ -368,7 +368,8 @@ class Reader:
             slot_at, focus_at = _found_at(c.text, q.slot), _found_at(c.text, q.focus)
             # jieba's tags cut unknown names short ("袁丽" of 袁丽嫦): the gap the
             # question's own words leave in the sentence is a candidate too.
-            if gap and q.type in _GAP_TYPES and gap.text not in q.text:
+            # One character is never a whole name ("所" of "明圣王后所为").
+            if gap and q.type in _GAP_TYPES and len(gap.text) > 1 and gap.text not in q.text:
                 typed += [gap] if all(s.text != gap.text for s in typed) else []
             for s in typed:
                 options.append((s, rank))

@@ -262,6 +262,7 @@ def _fold(text: str) -> str:
 SHORT_KEYWORD_CHARS = 12
 _QUANTITY = re.compile(r"[\d.,]*\d(?:余|多)?[十百千万亿]*")
 _UNIT_TAIL = re.compile(rf"(?:余|多)?(?:{'|'.join(map(re.escape, UNITS))})?")
+_OPENING_QUOTES = "《“「『\""  # a name keyword's quoted title is its core
 
 
 def normalise_answer(text: str) -> str:
@@ -286,7 +287,8 @@ def short_answer_matches(short: str, keywords: tuple[str, ...] | list[str], kind
     a bare quantity ("37885", "2.59万") also matches it followed by its unit
     ("37885场", "2.59万家", "800余件"): the short answer states the unit the
     passage gives, the keyword only the number. For a number or date question,
-    the one number or date an annotated answer holds is also its short answer:
+    the one number or date an annotated answer holds is also its short answer
+    (for a name question, the one quoted title: 《童话》 in "男子组指定演唱《童话》"):
     "1988年" answers "建于哪一年" whose annotation reads "建于1988年" (single-
     reference sets write answers with their framing words, and the framing is
     not the fact); a keyword holding two of them keeps only its exact form.
@@ -306,11 +308,15 @@ def short_answer_matches(short: str, keywords: tuple[str, ...] | list[str], kind
 
 
 def _with_typed_cores(keywords: tuple[str, ...] | list[str], kind: str) -> list[str]:
-    if kind not in ("number", "date"):
+    """The keywords, and the one number, date or quoted title each holds
+    ("男子组指定演唱《童话》" -> 《童话》): its short answer without the framing."""
+    if kind not in ("number", "date", "name"):
         return list(keywords)
     cores = []
     for keyword in keywords:
         found = spans(keyword, kind)
+        if kind == "name":
+            found = [s for s in found if s.text[:1] in _OPENING_QUOTES]
         if len(found) == 1:
             cores.append(found[0].text)
     return [*keywords, *cores]

@@ -52,6 +52,12 @@ def test_every_documented_example_gets_its_type(kind, example):
         ("工会怎样帮助新就业形态劳动者入会？", "method"),
         ("How many meetings were held in Beijing?", "number"),
         ("工会的作用", "other"),
+        # 为什么 closing the question after a naming verb asks for a name, not a reason.
+        ("这座医院后来改名为什么？", "name"),
+        ("这种草药又称之为什么？", "name"),
+        ("这条路的名称为什么又改了？", "reason"),
+        ("这首歌收录在哪张专辑？", "name"),
+        ("这首歌是在哪里录制的？", "place"),
     ],
 )
 def test_answer_types(question, kind):
@@ -335,11 +341,16 @@ def test_short_answer_match_is_exact_after_normalisation(short, keywords, ok):
         ("3辆", ["3辆巴士和2辆电车"], "number", False),  # two numbers: exact form only
         ("袁丽", ["袁丽嫦"], "person", False),  # names only match whole
         ("建于", ["建于1988年"], "date", False),
+        ("《童话》", ["男子组指定演唱《童话》"], "name", True),  # the one quoted title
+        ("指定演唱", ["男子组指定演唱《童话》"], "name", False),
+        ("《童话》", ["《童话》与《遗失的美好》"], "name", False),  # two titles
+        ("不动佛", ["又名不动佛、无动佛"], "name", False),  # unquoted: exact form only
     ],
 )
 def test_a_number_or_date_answer_matches_the_one_it_holds(short, keywords, kind, ok):
     """Single-reference sets write answers with their framing words ("建于1988年");
-    for numbers and dates the one span inside is the short answer too."""
+    for numbers and dates the one span inside is the short answer too, and for
+    names the one quoted title."""
     assert short_answer_matches(short, keywords, kind) is ok
 
 
