@@ -262,7 +262,7 @@ def _fold(text: str) -> str:
 SHORT_KEYWORD_CHARS = 12
 _QUANTITY = re.compile(r"[\d.,]*\d(?:余|多)?[十百千万亿]*")
 _UNIT_TAIL = re.compile(rf"(?:余|多)?(?:{'|'.join(map(re.escape, UNITS))})?")
-_OPENING_QUOTES = "《“「『\""  # a name keyword's quoted title is its core
+_OPENING_QUOTES = '《“「『"'  # a name keyword's quoted title is its core
 
 
 def normalise_answer(text: str) -> str:
