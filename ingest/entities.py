@@ -62,13 +62,14 @@ def tag_entities(text: str) -> list[Entity]:
     run_kind, run_start, run = "", 0, ""
     nominal_start, nominal = 0, ""
     pairs = jieba.posseg.lcut(text, HMM=False)
-    for pair in pairs:
+    for i, pair in enumerate(pairs):
         word, flag = pair.word, pair.flag
         kind = _FLAG_KIND.get(flag[:2], "")
         if (
             (kind and kind == run_kind)
             or (run and word in _NAME_DOTS)
             or (run_kind == "s" and word in _PLACE_SUFFIXES)
+            or (run_kind == "s" and _bridges_places(word, flag, pairs[i + 1 : i + 2]))
         ):
             run += word
         else:
@@ -90,6 +91,20 @@ def tag_entities(text: str) -> list[Entity]:
     if not any(dot in text for dot in _NAME_DOTS):
         return found  # most passages: no dotted name to look for
     return _with_dotted_names(found, [(p.word, p.flag) for p in pairs])
+
+
+def _bridges_places(word: str, flag: str, following: list) -> bool:
+    """One character between two places that is the first of the second one,
+    which the dictionary cut off: 宜兰县 + 头 + 城镇 (头城镇), 美国 + 明 + 尼亚波利斯.
+    A whole word between them is a word of its own (欧洲 + 文化 + 城市)."""
+    return (
+        len(word) == 1
+        and flag.startswith(("n", "a", "j"))
+        and not flag.startswith(("nr", "nt"))
+        and bool(following)
+        and following[0].flag.startswith("ns")
+        and len(following[0].word) >= 2
+    )
 
 
 def _with_dotted_names(found: list[Entity], words: list[tuple[str, str]]) -> list[Entity]:

@@ -87,6 +87,11 @@ def test_chunks_carry_the_people_places_and_organisations_they_name():
         ("初代藩主·阿部正次的次男", []),
         # a place with its suffix is one place
         ("位于桃园市大溪区", [("s", "桃园市大溪区")]),
+        # a place's first character the dictionary cut off (宜兰县/头/城镇) joins it...
+        ("位于台湾宜兰县头城镇的渔港", [("s", "台湾宜兰县头城镇")]),
+        # ...but a word between two places keeps them two
+        ("欧洲文化城市", [("s", "欧洲"), ("s", "城市")]),
+        ("北京和上海", [("s", "北京"), ("s", "上海")]),
     ],
 )
 def test_entities_keep_dotted_names_and_place_suffixes_whole(text, expected):
