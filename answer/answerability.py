@@ -144,8 +144,8 @@ class AnswerabilityJudge:
             float(reading.typed),
             float(q.wants_span),
             share_of(q.slot, reading.candidates[0].sentence, 1.0) if reading.candidates else 0.0,
-            float(bool(q.unit)),
-            float(bool(q.unit) and _unit_found(q, reading)),
+            float(bool(q.asked_unit)),
+            float(bool(q.asked_unit) and _unit_found(q, reading)),
         )
 
     def _unseen(self, term: str) -> bool:
@@ -186,5 +186,5 @@ def _unit_found(q: QuestionAnalysis, reading: Reading) -> bool:
     return any(
         s.fit == 1.0
         for c in reading.candidates[:_UNIT_CANDIDATES]
-        for s in spans(c.text, "number", q.unit)
+        for s in spans(c.text, "number", q.asked_unit)
     )

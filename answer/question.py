@@ -88,6 +88,23 @@ _ASKING_PHRASE = re.compile(
     r"(?:[哪几][一几]?|多少)[个位名家项次场件条种天人辆座所支届倍岁股部张本首年月日里儿些]?"
     r"|什么(?:地方|时候|人|样)?|怎么样?|怎样|如何|是否|为什么|为何|何(?:时|地|处|人)|[啥谁]"
 )
+# The kind of quantity a number question names without a unit. Order matters:
+# "流失率有多高" is a rate before 多高 is a height, "多长时间" a time before a length.
+_MEASURE_RULES = tuple(
+    (name, re.compile(pattern))
+    for name, pattern in (
+        ("比例", r"率|比例|比重|占比|百分之"),
+        ("年龄", r"几岁|多大年纪|年龄|岁数|时多大"),
+        ("面积", r"面积|占地"),
+        ("时长", r"多久|多长时间|有效期|期限|花期|历时|任期|寿命"),
+        (
+            "长度",
+            r"多长|长度|全长|体长|身长|多高|高度|身高|海拔|多远|距离|射程|多深|深度|多宽|宽度",
+        ),
+        ("重量", r"多重|重量|体重"),
+        ("金额", r"多少钱|价格|售价|票价|费用|斥资|花费|造价|工资|收入|奖金"),
+    )
+)
 _QUOTED = re.compile(r"[《“\"「『]([^》”\"」』]{1,30})[》”\"」』]")
 _UNIT = re.compile(r"(?:多少|几)([\u4e00-\u9fff%％]{1,4})")
 _NOMINAL = ("n", "nr", "ns", "nt", "nz", "eng", "vn", "j", "l", "i")
@@ -109,10 +126,18 @@ class QuestionAnalysis:
     # "魏舒把筑修城墙的事交给了谁？" -> ("魏舒把筑修城墙的事交给了", "").
     before: str = ""
     after: str = ""
+    # The kind of quantity asked for when no unit is written ("面积有多大" -> 面积):
+    # a key of answer/spans.py MEASURES, whose units all fit.
+    measure: str = ""
 
     @property
     def wants_span(self) -> bool:
         return self.type in SHORT_TYPES
+
+    @property
+    def asked_unit(self) -> str:
+        """The unit, else the kind of quantity: what a number answering must end in."""
+        return self.unit or self.measure
 
 
 def answer_type(question: str) -> str:
@@ -142,7 +167,13 @@ def analyse(question: str) -> QuestionAnalysis:
     unit = _unit(question)
     slot = _slot(words, asking, set(focus) | {unit})
     before, after = _around_asking(question)
-    return QuestionAnalysis(question, answer_type(question), focus, slot, unit, before, after)
+    kind = answer_type(question)
+    measure = _measure(question) if kind == "number" and not unit else ""
+    return QuestionAnalysis(question, kind, focus, slot, unit, before, after, measure)
+
+
+def _measure(question: str) -> str:
+    return next((name for name, rule in _MEASURE_RULES if rule.search(question)), "")
 
 
 def _around_asking(question: str) -> tuple[str, str]:

@@ -229,7 +229,7 @@ class Reader:
         ranked_scores = tuple(float(scores[i]) for i in order)
         short, typed, short_from = "", False, -1
         if q.wants_span:
-            typed = bool(spans(ranked[0].text, q.type, q.unit, ranked[0].entities))
+            typed = bool(spans(ranked[0].text, q.type, q.asked_unit, ranked[0].entities))
             options, sx = self.span_features(q, ranked[:_SPAN_CANDIDATES], ranked_scores)
             if options:
                 probability = self.span_model.probability(sx)
@@ -317,7 +317,7 @@ class Reader:
                     float(bool(focus) and _defines(opening, focus)),
                 )
             sentence_cov, focus_share, opens_with_focus, defines_focus = of_sentence[key]
-            typed = spans(c.text, q.type, q.unit, c.entities) if q.wants_span else []
+            typed = spans(c.text, q.type, q.asked_unit, c.entities) if q.wants_span else []
             aligned = align(c.text, q.before, q.after)
             slot_at = _found_at(c.text, q.slot) if typed else []
             slot = share_of(q.slot, c.text)
@@ -362,7 +362,7 @@ class Reader:
         describes it more closely (fewer rival spans, nearer slot words)."""
         options, rows = [], []
         for rank, (c, score) in enumerate(zip(ranked, scores, strict=False)):
-            found = spans(c.text, q.type, q.unit, c.entities)
+            found = spans(c.text, q.type, q.asked_unit, c.entities)
             typed = [s for s in found if s.text not in q.text]
             gap = align(c.text, q.before, q.after).gap
             slot_at, focus_at = _found_at(c.text, q.slot), _found_at(c.text, q.focus)

@@ -1,6 +1,6 @@
 """Short answers: the spans of a sentence that have the type a question asks for.
 
-`spans(text, "number", unit="辆")` finds "3辆", "12.5万元", "800余件", "70-80公里",
+`spans(text, "number", unit="辆")` (or a kind of quantity, unit="面积") finds "3辆", "12.5万元", "800余件", "70-80公里",
 "3分33秒62"; dates ("1628年", "4月26日", "天正16年（1588年）", "二十世纪初期"), people,
 places and organisations (tagged when the passage was made, ingest/entities.py), and
 names (quoted text, the phrase after 更名为 / 称为 …). Each span carries how well it
@@ -21,11 +21,37 @@ _DIGIT_RANGE = rf"{_DIGITS}(?:\s*[-~～—–至到]\s*{_DIGITS})?"
 _HANZI_NUM = r"[零〇一二两三四五六七八九十百千万亿]+"
 _MAGNITUDE = r"(?:余|多)?(?:十|百|千|万|亿|万亿)?(?:余|多)?"
 UNITS = (
-    "平方公里 平方米 公顷 公里 千米 厘米 毫米 米 公斤 千克 克 吨 万元 亿元 美元 元 块 人次 小时 分钟 秒 "
+    "平方公里 平方千米 平方米 km² m² 公顷 公里 千米 km 厘米 毫米 米 公尺 公分 英里 英尺 英寸 哩 海里 "
+    "公斤 千克 克 吨 磅 万元 亿元 美元 港元 日元 欧元 英镑 元 块 人次 小时 分钟 秒 "
     "世纪 年代 周年 个月 年 月 日 天 周 岁 倍 个 名 家 项 次 场 件 条 种 人 辆 座 所 支 届 户 只 头 部 本 首 "
     "集 层 位 批 期 组 台 架 艘 列 站 处 间 张 篇 份 册 季 度 分 亩 类 区 级 代 任 轮 局 款 章 号 "
     "%  ％ ‰"
 ).split()
+# The units of a kind of quantity, for a question that names the kind but no unit
+# ("面积有多大", answer/question.py): any of them fits as well as an asked unit.
+MEASURES = {
+    "面积": ("平方公里", "平方千米", "平方米", "km²", "m²", "公顷", "亩"),
+    "长度": (
+        "公里",
+        "千米",
+        "km",
+        "米",
+        "厘米",
+        "毫米",
+        "公尺",
+        "公分",
+        "英里",
+        "英尺",
+        "英寸",
+        "哩",
+        "海里",
+    ),
+    "重量": ("公斤", "千克", "克", "吨", "磅"),
+    "时长": ("世纪", "年", "个月", "月", "周", "天", "日", "小时", "分钟", "秒"),
+    "金额": ("万元", "亿元", "美元", "港元", "日元", "欧元", "英镑", "元", "块"),
+    "年龄": ("岁",),
+    "比例": ("%", "％", "‰", "成"),
+}
 _UNIT = "|".join(sorted(map(re.escape, UNITS), key=len, reverse=True))
 _HAS_UNIT = re.compile(_UNIT)
 # A quantity in several units is one: "3分33秒62", "1小时20分钟".
@@ -80,10 +106,12 @@ def spans(text: str, kind: str, unit: str = "", entities: list[Entity] | None = 
 
 
 def _numbers(text: str, unit: str) -> list[Span]:
+    """`unit`: the asked unit ("辆") or kind of quantity (a key of MEASURES)."""
+    wanted = MEASURES.get(unit, (unit,) if unit else ())
     found = []
     for m in NUMBER.finditer(text):
         value = m.group()
-        if unit and value.endswith(unit):
+        if value.endswith(wanted):
             fit = 1.0
         elif _HAS_UNIT.search(value):
             fit = 0.7

@@ -80,6 +80,32 @@ def test_focus_slot_and_unit(question, focus, slot, unit):
 
 
 @pytest.mark.parametrize(
+    ("question", "measure"),
+    [
+        ("这座公园的面积有多大？", "面积"),
+        ("这条街有多长？", "长度"),
+        ("这座塔有多高？", "长度"),
+        ("职工流失率有多高？", "比例"),  # a rate before a height
+        ("条约的有效期是多长时间？", "时长"),  # a time before a length
+        ("他当选时多大？", "年龄"),
+        ("公司斥资多少钱收购了这个品牌？", "金额"),
+        ("这座公园有多少亩？", ""),  # a unit is written: the unit decides
+        ("这座公园在哪里？", ""),  # not a number question
+    ],
+)
+def test_the_kind_of_quantity_a_question_names_without_a_unit(question, measure):
+    q = analyse(question)
+    assert q.measure == measure
+    assert q.asked_unit == (q.unit or measure)
+
+
+def test_a_number_in_a_unit_of_the_asked_kind_fits_best():
+    found = {s.text: s.fit for s in spans("湖占去一个，面积约为0.304平方公里", "number", "面积")}
+    assert found == {"一个": 0.7, "0.304平方公里": 1.0}
+    assert {s.text: s.fit for s in spans("全长1122米", "number", "长度")} == {"1122米": 1.0}
+
+
+@pytest.mark.parametrize(
     ("question", "before", "after"),
     [
         ("魏舒把筑修城墙的事交给了谁？", "魏舒把筑修城墙的事交给了", ""),
