@@ -134,7 +134,7 @@ class AnswerabilityJudge:
             sum(w for t, w in weights.items() if t in text) / total,
             sum(w for t, w in weights.items() if t in first) / total,
             sum(t in first for t in rare) / len(rare) if rare else 1.0,
-            sum(w for t, w in weights.items() if self._unseen(t)) / total,
+            sum(w for t, w in weights.items() if self._unseen(t, text)) / total,
             sum(f.lower() in text for f in q.focus) / len(q.focus) if q.focus else 1.0,
             float(any(p not in text for p in places)),
             max(dense, default=0.0),
@@ -148,10 +148,12 @@ class AnswerabilityJudge:
             float(bool(q.asked_unit) and _unit_found(q, reading)),
         )
 
-    def _unseen(self, term: str) -> bool:
-        """No passage holds the word. Single characters are left out: BM25 keeps
-        "件" only inside "800余件", so its count of passages says nothing."""
-        return len(term) > 1 and self._collection.doc_freq(term) == 0
+    def _unseen(self, term: str, read: str) -> bool:
+        """No passage holds the word: none of the index's, counted by its words,
+        and not the text of the passages read (the index may cut it otherwise:
+        "锦地罗是" into 锦地/罗是). Single characters are left out: BM25 keeps "件"
+        only inside "800余件", so its count of passages says nothing."""
+        return len(term) > 1 and term not in read and self._collection.doc_freq(term) == 0
 
     def _term_weights(self, question: str) -> dict[str, float]:
         """IDF weights of the question's words. Whole words (jieba's accurate
