@@ -47,6 +47,14 @@ _DEFINING = "是指即为"
 _NOT_PAIRED = frozenset(" \t\n\r\u3000，。？、！：；,.?!:;（）()《》“”「」")
 SENTENCES_READ = 25  # of the passages' sentences, by cosine to the question
 CLAUSES_READ = 6  # of those, the nearest whose clauses are candidates too
+# A sentence that opens an item of an enumeration ("一是…", "其二，…", "第三，…"),
+# the way official documents list measures: the group names the enumeration's family.
+_ENUMERATOR = re.compile(
+    r"^[（(]?(?:[一二三四五六七八九十]+(是)|(其)[一二三四五六七八九十]|(第)[一二三四五六七八九十]+[，,、：:是])"
+)
+# Questions whose answer is such an enumeration ("是哪三性", "有哪些措施"): all of it.
+_ENUMERATING_TYPES = frozenset({"list", "method"})
+MAX_ITEMS = 8
 _SPAN_CANDIDATES = 8  # best candidates whose spans are considered for the short answer
 # Answer types whose spans come from word tags, which miss unknown names.
 _GAP_TYPES = frozenset({"person", "place", "organisation", "name"})
@@ -116,6 +124,7 @@ class Reading:
     short_answer: str = ""
     typed: bool = False  # the best candidate holds a span of the expected type
     short_from: int = -1  # the passage (hit index) the short answer was read in
+    lists: bool = False  # the question asks for a list or a way: quote enumerations whole
 
     @property
     def best(self) -> float:
@@ -147,6 +156,7 @@ class Reading:
             self.short_answer if still_read else "",
             self.typed,  # the best candidate's passage comes first, so it is kept
             short_from if still_read else -1,
+            self.lists,
         )
 
 
@@ -238,7 +248,8 @@ class Reader:
                 if probability[best] >= cuts.get(f"show_{q.type}", cuts.get("show", 0.5)):
                     short = options[best][0].text
                     short_from = ranked[options[best][1]].hit_index
-        return Reading(ranked, ranked_scores, short, typed, short_from)
+        lists = q.type in _ENUMERATING_TYPES
+        return Reading(ranked, ranked_scores, short, typed, short_from, lists)
 
     def compose(self, reading: Reading, hits: list[Hit]) -> tuple[str, tuple[Citation, ...]]:
         """The answer's text with [n] markers, and its citations."""
@@ -249,14 +260,19 @@ class Reader:
     def quotes(self, reading: Reading, hits: list[Hit]) -> list[tuple[str, Hit]]:
         """The best candidate's sentence and the next best sentences of the same
         passage (`max_sentences` in all, one fewer under a short answer), in
-        reading order, each with its passage. Without a short answer the quote
+        reading order, each with its passage. A question asking for a list or
+        a way, whose best sentence is an item of an enumeration ("二是…"), gets
+        the enumeration's items instead ("一是…二是…三是…", up to MAX_ITEMS). Without a short answer the quote
         alone must state the fact, and reasons, features and definitions run
         over sentences (README, reader); taking them from one passage keeps the
         citation right."""
         if not reading.candidates:
             return []
-        most = max(self._max_sentences - 1, 1) if reading.short_answer else self._max_sentences
         best = reading.candidates[0]
+        items = _enumeration(best.sentence, hits[best.hit_index].chunk.text)
+        if reading.lists and len(items) > 1:
+            return [(s, hits[best.hit_index]) for s in items]
+        most = max(self._max_sentences - 1, 1) if reading.short_answer else self._max_sentences
         chosen = [best]
         for c in reading.candidates[1:]:
             if len(chosen) >= most:
@@ -434,6 +450,21 @@ def _nearness(span: Span, words_at: list[tuple[int, int]]) -> float:
         max(span.start - stop if at < span.start else at - end, 0) for at, stop in words_at
     ]
     return 1.0 / (1.0 + min(distances) / 4) if distances else 0.0
+
+
+def _enumeration(sentence: str, passage: str) -> list[str]:
+    """When `sentence` opens an item of an enumeration ("二是…"), the passage's
+    sentences that open its items ("一是…", "二是…", "三是…"), in order; else []."""
+    opened = _ENUMERATOR.match(sentence)
+    if not opened:
+        return []
+    family = opened.groups()
+    items = []
+    for start, end in sentence_spans(passage):
+        item = _ENUMERATOR.match(passage[start:end])
+        if item and item.groups() == family:
+            items.append(passage[start:end])
+    return items[:MAX_ITEMS] if sentence in items else []
 
 
 class Numbering:

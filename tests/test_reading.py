@@ -314,6 +314,25 @@ def test_the_answer_quotes_the_best_sentence_and_the_next_best_of_its_passage():
     assert reader.compose(with_short, hits)[0] == "甲的第一句话。甲的第三句话。[1]"
 
 
+def test_a_list_question_gets_the_whole_enumeration():
+    """Official documents list measures as "一是…二是…三是…": asked for a list or
+    a way, the answer quotes every item, not the best one and its nearest rivals."""
+    passage = "总体情况良好。一是抓政治性。举例说明。二是抓先进性。三是抓群众性。其一，另一组。"
+    hits = [_hit(passage, cid="a")]
+    found = {c.text: c for c in candidates_of(hits)}
+    order = ["二是抓先进性。", "举例说明。", "总体情况良好。"]
+    reader = Reader(lambda hit: np.zeros((6, 2)), lambda q: {}, 3, RankingModel(("x",), ""))
+    listing = Reading(tuple(found[t] for t in order), (3.0, 2.0, 1.0), lists=True)
+    items = "一是抓政治性。二是抓先进性。三是抓群众性。[1]"
+    assert reader.compose(listing, hits)[0] == items
+    # Any other question keeps the best sentences; so does a best sentence outside an enumeration.
+    other = Reading(listing.candidates, listing.scores)
+    assert reader.compose(other, hits)[0] == "总体情况良好。举例说明。二是抓先进性。[1]"
+    plain = ["举例说明。", "二是抓先进性。"]
+    outside = Reading(tuple(found[t] for t in plain), (2.0, 1.0), lists=True)
+    assert reader.compose(outside, hits)[0] == "举例说明。二是抓先进性。[1]"
+
+
 def test_compose_quotes_whole_sentences_numbered_by_first_use():
     hits = [
         _hit("甲句话在此。", cid="a"),
