@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +73,7 @@ RANKER_PARAMS = {
 }
 RANKER_ROUNDS = 200
 MIN_TYPE_QUESTIONS = 30  # fitting questions an answer type needs for its own show cut-off
+CROSS_FOLDS = 5  # readers fitted without a fifth of the questions, for answerability's signals
 
 
 @dataclass
@@ -138,7 +140,7 @@ def reader_data(examples: list[Example]):
     """Candidates' features and labels, question by question; every row of a
     question weighs 1 / (its corpus's questions): the ranker compares rows within
     a question, so the question's size does not enter."""
-    xs, ys, corpora, sizes = [], [], [], []
+    xs, ys, corpora, sizes, folds = [], [], [], [], []
     for ex in tqdm(examples, desc="阅读器特征", leave=False):
         q, vector, hits, _ = read(ex)
         found, x = ex.service.reader.features(q, hits, vector)
@@ -149,11 +151,34 @@ def reader_data(examples: list[Example]):
         ys += y
         corpora.append(ex.corpus)
         sizes.append(len(found))
+        folds.append(fold_of(ex))
     count = {c: corpora.count(c) for c in set(corpora)}
     weights = np.concatenate(
         [np.full(n, 1.0 / count[c]) for c, n in zip(corpora, sizes, strict=True)]
     )
-    return np.vstack(xs), np.asarray(ys), weights, sizes
+    return np.vstack(xs), np.asarray(ys), weights, sizes, folds
+
+
+def fold_of(example: Example) -> int:
+    """A question's fold for cross-fitting, from its id: the same on every run."""
+    return zlib.crc32(f"{example.corpus}/{example.question.id}".encode()) % CROSS_FOLDS
+
+
+def cross_fitted_readers(
+    x: np.ndarray, y: np.ndarray, weight: np.ndarray, groups: list[int], folds: list[int]
+) -> list[RankingModel]:
+    """One reader per fold, fitted on the other folds' questions. The reader's
+    scores are signals of the answerability model: measured with a reader that
+    was fitted on the same questions they are higher than on new ones, and the
+    refusal cut-off chosen on them refuses more new answerable questions than
+    it should."""
+    row_fold = np.repeat(folds, groups)
+    readers = []
+    for f in range(CROSS_FOLDS):
+        kept = row_fold != f
+        kept_groups = [n for n, g in zip(groups, folds, strict=True) if g != f]
+        readers.append(fit_ranker(x[kept], y[kept], weight[kept], kept_groups, {}))
+    return readers
 
 
 def span_data(examples: list[Example]):
@@ -224,9 +249,14 @@ def show_thresholds(model: LogisticModel, per_question) -> dict[str, float]:
     return cuts
 
 
-def answerability_data(examples: list[Example]):
+def answerability_data(examples: list[Example], readers: list[RankingModel]):
+    """Each question's signals read by `readers[fold_of(question)]`, a reader
+    that was not fitted on it."""
     rows, labels, corpora = [], [], []
+    services = {id(e.service): e.service for e in examples}.values()
     for ex in tqdm(examples, desc="可答性特征", leave=False):
+        for s in services:
+            s.reader.model = readers[fold_of(ex)]
         q, _, hits, reading = read(ex)
         rows.append(ex.service.judge.signals(q, hits, reading))
         labels.append(ex.question.answerable)
@@ -310,8 +340,9 @@ def main(out: Path, max_false_refusal: float) -> None:
         "sklearn": sklearn.__version__,
         "date": dt.date.today().isoformat(),
     }
-    x, y, w, groups = reader_data(answerable)
+    x, y, w, groups, folds = reader_data(answerable)
     reader_model = fit_ranker(x, y, w, groups, about | {"rows": len(y), "lightgbm": _version()})
+    readers = cross_fitted_readers(x, y, w, groups, folds)
     for s in services:
         s.reader.model = reader_model
     x, y, w, per_question = span_data(answerable)
@@ -319,7 +350,9 @@ def main(out: Path, max_false_refusal: float) -> None:
     span_model.thresholds.update(show_thresholds(span_model, per_question))
     for s in services:
         s.reader.span_model = span_model
-    x, y, w, corpora = answerability_data(examples)
+    x, y, w, corpora = answerability_data(examples, readers)
+    for s in services:
+        s.reader.model = reader_model
     judge_model = fit_logistic(x, y, w, answerability.FEATURES, about | {"rows": len(y)})
     judge_model.thresholds.update(
         answer_thresholds(held_out_probability(x, y, w, corpora), y, corpora, max_false_refusal)

@@ -3,9 +3,12 @@
 import numpy as np
 
 from answer.fitted import LogisticModel
+from eval import fit
 from eval.fit import (
+    CROSS_FOLDS,
     MIN_TYPE_QUESTIONS,
     answer_thresholds,
+    cross_fitted_readers,
     fit_logistic,
     holds_keyword,
     question_weights,
@@ -77,3 +80,25 @@ def test_fitted_model_separates_and_round_trips():
     restored = LogisticModel.from_json(model.to_json())
     assert restored.features == ("a", "b") and restored.fitted_on == {"sets": ["t"]}
     assert np.mean((restored.probability(x) > 0.5) == y) > 0.95
+
+
+def test_each_cross_fitted_reader_leaves_out_its_folds_questions(monkeypatch):
+    """Answerability's signals are read by a reader that was not fitted on the
+    question: fold f's reader sees every question's rows but fold f's, whole."""
+    groups = [3, 1, 4, 2, 5, 2, 3]  # candidate rows per question
+    folds = [0, 1, 2, 3, 4, 0, 1]
+    question = np.repeat(np.arange(len(groups)), groups)
+    x = question[:, None].astype(float)  # each row says which question it is
+    seen = []
+
+    def record(x, y, weight, groups, about):
+        seen.append((sorted(set(x[:, 0].astype(int))), groups))
+        return "reader"
+
+    monkeypatch.setattr(fit, "fit_ranker", record)
+    readers = cross_fitted_readers(x, np.zeros(len(x)), np.ones(len(x)), groups, folds)
+    assert readers == ["reader"] * CROSS_FOLDS
+    for f, (questions, kept_groups) in enumerate(seen):
+        expected = [i for i, g in enumerate(folds) if g != f]
+        assert questions == expected
+        assert kept_groups == [groups[i] for i in expected]
