@@ -37,7 +37,7 @@ from answer.reader import Reading, share_of
 from answer.spans import spans
 from index.bm25 import is_content_word
 from index.collection import Collection
-from index.places import CJK_WORD, pinyin_spellings, spelled_places
+from index.places import CJK_WORD, dictionary_spellings, pinyin_spellings, spelled_places
 from index.searcher import Hit
 
 TOP_PASSAGES = 3
@@ -48,6 +48,7 @@ _ASKING = re.compile(r"[哪几啥谁怎]|什么|多少|如何|是否|多[长大�
 # passage does not repeat (it names the items).
 _COUNT = re.compile(r"[\d一二两三四五六七八九十百千]+[个种项类名家位条件批所支届次]")
 
+_CAPITALISED = re.compile(r"\b[A-Z][a-z]+\b")
 _QUESTION_CACHE = 4096
 FEATURES = (
     "coverage",
@@ -99,8 +100,8 @@ class AnswerabilityJudge:
 
     def _places_in(self, question: str) -> tuple[str, ...]:
         """Places a question names: the corpus's own (also spelled in pinyin) and
-        any word jieba tags as a place, so a place the corpus never mentions
-        still counts."""
+        any word jieba tags as a place or that spells one in pinyin, so a place
+        the corpus never mentions still counts."""
         # Substrings of the question looked up, not every place scanned: a
         # large collection knows tens of thousands of places.
         found = [
@@ -111,6 +112,10 @@ class AnswerabilityJudge:
         ]
         found += spelled_places(question, self._spellings)
         found += [w for w, flag in tagged(question) if flag == "ns" and CJK_WORD.match(w)]
+        # A capitalised word spelling a place no document names ("Shanghai").
+        unknown = [w for w in _CAPITALISED.findall(question) if w.lower() not in self._spellings]
+        if unknown:
+            found += spelled_places(" ".join(unknown), dictionary_spellings())
         # '北京市' also contains '北京': keep the longest names only.
         return tuple(sorted({p for p in found if not any(p != q and p in q for q in found)}))
 

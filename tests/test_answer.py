@@ -199,6 +199,15 @@ def test_words_no_passage_holds_are_measured(service):
     assert not service.judge._unseen("鸭嘴兽", "澳洲的鸭嘴兽是")
 
 
+def test_places_spelled_in_english_are_found_even_when_no_document_names_them(service):
+    """ "Shanghai" names 上海 whether or not a document does (from jieba's place
+    words, the most frequent of a spelling's homophones); a corpus place keeps
+    its own reading."""
+    assert "上海" in service.judge.places_in("What is the Shanghai trade union's holiday policy?")
+    assert service.judge.places_in("How many job fairs did Anhui organise?") == ("安徽",)
+    assert service.judge.places_in("What is the holiday policy?") == ()
+
+
 def test_places_named_at_any_position_are_found(service):
     """The substring lookup finds every corpus place a scan over all of them
     finds, at the start and the end of the question and at full length."""
