@@ -48,6 +48,7 @@ _ASKING = re.compile(r"[哪几啥谁怎]|什么|多少|如何|是否|多[长大�
 # passage does not repeat (it names the items).
 _COUNT = re.compile(r"[\d一二两三四五六七八九十百千]+[个种项类名家位条件批所支届次]")
 
+_CJK = re.compile(r"[\u3400-\u9fff]")
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]+\b")
 _QUESTION_CACHE = 4096
 FEATURES = (
@@ -170,7 +171,7 @@ class AnswerabilityJudge:
         n = len(self._collection)
         weights = {}
         previous = ""
-        for word in jieba.lcut(question.lower()):
+        for word in _unknown_names_whole(jieba.lcut(question.lower())):
             # "建了" asks about "建": aspect particles are not evidence.
             term = word[:-1] if len(word) > 1 and word[-1] in "了过着" else word
             asked, previous = previous, term
@@ -185,6 +186,24 @@ class AnswerabilityJudge:
                 continue
             weights[term] = math.log(1 + n / (df + 0.5))
         return weights
+
+
+def _unknown_names_whole(words: list[str]) -> list[str]:
+    """Runs of single Chinese characters that are not function words, joined:
+    jieba cuts a name its dictionary lacks into characters (萱/侬/律), and a
+    single character says nothing about a passage (see _unseen), the name does."""
+    joined: list[str] = []
+    run = ""
+    for word in [*words, ""]:
+        if len(word) == 1 and _CJK.match(word) and word not in _function_words():
+            run += word
+            continue
+        if run:
+            joined.append(run)
+            run = ""
+        if word:
+            joined.append(word)
+    return joined
 
 
 def _unit_found(q: QuestionAnalysis, reading: Reading) -> bool:

@@ -194,6 +194,8 @@ def test_words_no_passage_holds_are_measured(service):
 
     assert unseen("龙岩的驿站调解了多少件劳动争议？") == 0.0
     assert unseen("龙岩的驿站有几只鸭嘴兽？") > 0.3
+    # A name jieba cuts into characters (萱/侬/律) counts whole; one character would not.
+    assert unseen("萱侬律位于什么地方？") > 0.3
     # A word the index counts under other cuts is not unseen when the passages read hold it.
     assert service.judge._unseen("鸭嘴兽", "")
     assert not service.judge._unseen("鸭嘴兽", "澳洲的鸭嘴兽是")
