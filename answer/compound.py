@@ -67,8 +67,8 @@ def _stands_alone(piece: str) -> bool:
 
 def _per_conjunct(sentence: str) -> list[str]:
     """ "A和B…各X" -> "A…X", "B…X"; the sentence alone without that shape."""
-    words = [w for w, _ in tagged(sentence)]
-    flags = [f for _, f in tagged(sentence)]
+    pairs = tagged(sentence)
+    words, flags = [w for w, _ in pairs], [f for _, f in pairs]
     each = next(
         (i for i, w in enumerate(words) if w in _EACH and (i == 0 or words[i - 1] != "的")),
         None,

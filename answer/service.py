@@ -142,21 +142,17 @@ class AnswerService:
         """One answer per part, under the part's question; passages numbered
         across all parts. The short answer is every part's, when each has one."""
         numbering = Numbering()
-        answers = []
+        answers: list[Answer] = []
         for p in parts:
-            if p.answerable:
-                text = numbering.mark(self.reader.quotes(p.reading, p.hits))
-                if any(
-                    a.text == text for a in answers
-                ):  # "男子和女子…分别": one sentence says both
-                    text = "出处同上。" + "".join(_MARKER.findall(text))
-                answers.append(
-                    Answer(
-                        text, (), False, question=p.question, short_answer=p.reading.short_answer
-                    )
-                )
-            else:
+            if not p.answerable:
                 answers.append(Answer(REFUSAL, (), True, question=p.question))
+                continue
+            text = numbering.mark(self.reader.quotes(p.reading, p.hits))
+            # "男子和女子的收入分别是多少": one sentence may state both; quote it once.
+            if any(a.text == text for a in answers):
+                text = "出处同上。" + "".join(_MARKER.findall(text))
+            short = p.reading.short_answer
+            answers.append(Answer(text, (), False, question=p.question, short_answer=short))
         shorts = [a.short_answer for a in answers]
         return Answer(
             "\n\n".join(f"{a.question}\n{a.text}" for a in answers),

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from answer.compound import MAX_PARTS, split_question
+from answer.compound import split_question
 from answer.records import Answer
 from answer.service import REFUSAL, AnswerService
 
@@ -53,14 +53,13 @@ def test_questions_that_ask_two_things_are_split(question, parts):
         "印度野驴与非洲野驴的分别是什么？",
         "各级工会有哪些做法？",
         "三兄弟在专辑中各自的主唱歌曲是什么？",
-        # More parts than MAX_PARTS: a list, answered as one question.
+        # More parts than MAX_PARTS (4): a list, answered as one question.
         "江苏、浙江、安徽、江西和福建分别有多少家服务站？",
         "",
     ],
 )
 def test_questions_that_ask_one_thing_stay_whole(question):
     assert split_question(question) == [question]
-    assert MAX_PARTS == 4
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +107,18 @@ def test_a_part_the_documents_do_not_answer_is_refused_alone(service):
 
     nothing = service.answer("上海的疗休养政策是什么？杭州的职工书屋有多少家？")
     assert nothing.refused and nothing.text == REFUSAL and nothing.parts == ()
+
+
+@pytest.mark.slow
+def test_a_sentence_two_parts_share_is_quoted_once(service):
+    answer = service.answer("北京的职工沟通会和企业沟通会，各召开了多少场？")
+    assert [p.question for p in answer.parts] == [
+        "北京的职工沟通会，召开了多少场？",
+        "北京的企业沟通会，召开了多少场？",
+    ]
+    assert "37885场职工沟通会" in answer.parts[0].text
+    assert answer.parts[1].text == "出处同上。[1]"
+    assert len(answer.citations) == 1
 
 
 @pytest.mark.slow
