@@ -262,15 +262,17 @@ class Reader:
         passage (`max_sentences` in all, one fewer under a short answer), in
         reading order, each with its passage. A question asking for a list or
         a way, whose best sentence is an item of an enumeration ("二是…"), gets
-        the enumeration's items instead ("一是…二是…三是…", up to MAX_ITEMS). Without a short answer the quote
-        alone must state the fact, and reasons, features and definitions run
-        over sentences (README, reader); taking them from one passage keeps the
-        citation right."""
+        the enumeration's items instead ("一是…二是…三是…", up to MAX_ITEMS).
+        Without a short answer the quote alone must state the fact, and reasons,
+        features and definitions run over sentences (README, reader); taking
+        them from one passage keeps the citation right."""
         if not reading.candidates:
             return []
         best = reading.candidates[0]
-        items = _enumeration(best.sentence, hits[best.hit_index].chunk.text)
-        if reading.lists and len(items) > 1:
+        items = (
+            _enumeration(best.sentence, hits[best.hit_index].chunk.text) if reading.lists else []
+        )
+        if len(items) > 1:
             return [(s, hits[best.hit_index]) for s in items]
         most = max(self._max_sentences - 1, 1) if reading.short_answer else self._max_sentences
         chosen = [best]

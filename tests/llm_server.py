@@ -12,6 +12,7 @@ import contextlib
 import json
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -66,3 +67,16 @@ class FakeChatService:
     def __exit__(self, *exc) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+@contextlib.contextmanager
+def answering_through(service, url: str, timeout: float = 5.0) -> Iterator[None]:
+    """`service` answers through the chat service at `url` inside the block, and
+    extractively again after it, whatever the block raised."""
+    from answer.llm import ChatClient
+
+    service.llm = ChatClient(url, "m", None, timeout=timeout)
+    try:
+        yield
+    finally:
+        service.llm = None

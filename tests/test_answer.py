@@ -9,7 +9,7 @@ from errors import EmptyQuestion
 from index.searcher import Hit
 from ingest.records import Chunk
 from ingest.sentences import split_sentences
-from tests.llm_server import FakeChatService
+from tests.llm_server import FakeChatService, answering_through
 
 
 def _hit(text, org="北京市总工会", title="深化双沟通", cid="c"):
@@ -245,11 +245,8 @@ def test_bad_questions(service):
 def test_llm_answer_is_streamed_and_checked(service, real_settings):
     with FakeChatService() as server:
         server.pieces = ["江苏省已建康乃馨服务站", "2940家[1]", "，另见[9]。"]
-        service.llm = ChatClient(server.url, "m", None, timeout=5)
-        try:
+        with answering_through(service, server.url):
             events = list(service.stream("江苏为女职工建的服务站叫什么？建了多少个？"))
-        finally:
-            service.llm = None
     partial, final = events[:-1], events[-1]
     assert partial == [
         "江苏省已建康乃馨服务站",
@@ -266,11 +263,8 @@ def test_llm_answer_is_streamed_and_checked(service, real_settings):
 def test_llm_timeout_falls_back_to_extractive(service):
     with FakeChatService() as server:
         server.delay = 2.0
-        service.llm = ChatClient(server.url, "m", None, timeout=0.5)
-        try:
+        with answering_through(service, server.url, timeout=0.5):
             answer = service.answer("北京的双沟通一共开了多少场职工沟通会？")
-        finally:
-            service.llm = None
     assert "37885" in answer.text and not answer.refused
     assert answer.notes == ("大模型服务响应超时，以下为资料摘录。",)
 
@@ -279,11 +273,8 @@ def test_llm_timeout_falls_back_to_extractive(service):
 def test_llm_refusal_is_a_refusal(service):
     with FakeChatService() as server:
         server.pieces = ["资料中没有找到相关内容。"]
-        service.llm = ChatClient(server.url, "m", None, timeout=5)
-        try:
+        with answering_through(service, server.url):
             answer = service.answer("北京的双沟通一共开了多少场职工沟通会？")
-        finally:
-            service.llm = None
     assert answer.refused and answer.related
 
 
@@ -316,11 +307,8 @@ def test_app_queue_allows_parallel_requests(fake_settings, fake_embedder):
 @pytest.mark.slow
 def test_the_check_before_an_llm_only_stops_clear_no_evidence(service, real_settings):
     plain = service.answer_threshold()
-    service.llm = ChatClient("http://127.0.0.1:9/v1", "m", None, timeout=1)
-    try:
+    with answering_through(service, "http://127.0.0.1:9/v1", timeout=1):
         assert service.answer_threshold() == service.judge.threshold(llm=True) < plain
-    finally:
-        service.llm = None
     strict = AnswerService(
         service.searcher, real_settings.model_copy(update={"answer_threshold": 1.0})
     )

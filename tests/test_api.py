@@ -10,14 +10,13 @@ import time
 import httpx
 import pytest
 
-from answer.llm import ChatClient
 from app import create_server
 from index.build import update_index
 from kb.library import Library
 from kb.registry import Registry
 from settings import SHIPPED_CORPUS, Settings
 from tests.fakes import HashingEmbedder
-from tests.llm_server import FakeChatService
+from tests.llm_server import FakeChatService, answering_through
 from tests.servers import LoopbackServer
 
 ALLOWED = "http://intranet.example:8080"
@@ -225,8 +224,7 @@ def test_a_slow_answer_does_not_hold_up_other_requests(settings):
     with FakeChatService() as chat, serve(settings, rate_limit_per_minute=1000) as running:
         chat.delay = 2.0
         service = running.library.service("default")
-        service.llm = ChatClient(chat.url, "m", None, timeout=10)
-        try:
+        with answering_through(service, chat.url, timeout=10):
             slow = {}
             asking = threading.Thread(
                 target=lambda: slow.update(
@@ -240,8 +238,6 @@ def test_a_slow_answer_does_not_hold_up_other_requests(settings):
             health = httpx.get(f"{running.url}/api/health", timeout=10)
             waited = time.perf_counter() - started
             asking.join()
-        finally:
-            service.llm = None
     assert health.status_code == 200 and waited < 1.0
     assert slow["r"].status_code == 200 and slow["r"].json()["answer"] == "回答[1]。"
 

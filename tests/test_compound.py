@@ -125,16 +125,12 @@ def test_a_sentence_two_parts_share_is_quoted_once(service):
 def test_an_llm_reads_the_whole_question_over_every_parts_passages(service):
     """With a model (a loopback stand-in for a paid service), the question goes
     whole, and the passages given are those of both parts, so it can answer both."""
-    from answer.llm import ChatClient
-    from tests.llm_server import FakeChatService
+    from tests.llm_server import FakeChatService, answering_through
 
     with FakeChatService() as server:
         server.pieces = ["江苏2940家[1]，北京37885场[2]。"]
-        service.llm = ChatClient(server.url, "m", None, timeout=5)
-        try:
+        with answering_through(service, server.url):
             answer = service.answer("江苏的康乃馨服务站和北京的职工沟通会，各有多少？")
-        finally:
-            service.llm = None
     prompt = json.dumps(server.requests[0]["body"]["messages"], ensure_ascii=False)
     assert "江苏的康乃馨服务站和北京的职工沟通会，各有多少？" in prompt
     assert "康乃馨服务站2940家" in prompt and "37885场职工沟通会" in prompt
