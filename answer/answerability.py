@@ -132,7 +132,7 @@ class AnswerabilityJudge:
         text = "\n".join(h.chunk.index_text for h in top).lower()
         first = hits[0].chunk.index_text.lower() if hits else ""
         places = self.places_in(q.text)
-        weights = self.term_weights(q.text)
+        weights = self.term_weights(q.text, known_pieces=True)
         total = sum(weights.values()) or 1.0
         rare = sorted(weights, key=weights.get, reverse=True)[:2]
         dense = [h.dense_score or 0.0 for h in hits]
@@ -161,17 +161,47 @@ class AnswerabilityJudge:
         only inside "800余件", so its count of passages says nothing."""
         return len(term) > 1 and term not in read and self._collection.doc_freq(term) == 0
 
-    def _term_weights(self, question: str) -> dict[str, float]:
+    def _known_pieces(self, word: str) -> list[str]:
+        """A word no passage holds, cut into the longest words passages do hold,
+        when one of them covers most of it. jieba's HMM glues a name its
+        dictionary lacks to the next character ("黄华麒是哪个大学毕业的" gives
+        黄华麒是, "魏舒史称什么" gives 魏舒史), and the glued word would count as
+        missing though the passages name 黄华麒. A dictionary word stays whole:
+        服务卡 missing from every passage is evidence, 服务 and 卡 are not."""
+        if (
+            len(word) < 3
+            or not _CJK.match(word)
+            or jieba.dt.FREQ.get(word)  # a dictionary word is a word, found or not
+            or self._collection.doc_freq(word)
+        ):
+            return [word]
+        pieces, i = [], 0
+        while i < len(word):
+            j = next(
+                (j for j in range(len(word), i + 1, -1) if self._collection.doc_freq(word[i:j])),
+                i + 1,
+            )
+            pieces.append(word[i:j])
+            i = j
+        return pieces if 2 * max(map(len, pieces)) >= len(word) and len(pieces) > 1 else [word]
+
+    def _term_weights(self, question: str, known_pieces: bool = False) -> dict[str, float]:
         """IDF weights of the question's words. Whole words (jieba's accurate
         mode), not search-mode fragments, so '北京市总工会' counts once; place
         words are left to the place check; function words (stopwords-iso) and
         question words are not evidence; an English word absent from the
-        corpus says nothing about Chinese passages and is skipped."""
+        corpus says nothing about Chinese passages and is skipped.
+        `known_pieces`: a word jieba made up that no passage holds is cut into
+        words passages hold (`_known_pieces`). Only for answerability: the
+        reader refitted on the cut words read worse on the fitting split."""
         places = self.places_in(question)
         n = len(self._collection)
         weights = {}
         previous = ""
-        for word in _unknown_names_whole(jieba.lcut(question.lower())):
+        words = _unknown_names_whole(jieba.lcut(question.lower()))
+        if known_pieces:
+            words = [piece for w in words for piece in self._known_pieces(w)]
+        for word in words:
             # "建了" asks about "建": aspect particles are not evidence.
             term = word[:-1] if len(word) > 1 and word[-1] in "了过着" else word
             asked, previous = previous, term

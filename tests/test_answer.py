@@ -201,6 +201,18 @@ def test_words_no_passage_holds_are_measured(service):
     assert not service.judge._unseen("鸭嘴兽", "澳洲的鸭嘴兽是")
 
 
+def test_a_name_glued_to_the_next_word_is_found(service):
+    """jieba's HMM glues a name its dictionary lacks to the next character
+    (法宣是); for answerability the made-up word is cut into words the passages
+    hold. A dictionary word no passage holds (服务卡) stays whole and unseen."""
+    weights = service.judge.term_weights
+    assert "法宣是" in weights("法宣是什么？")  # the reader's words: as jieba cuts them
+    assert "法宣" in weights("法宣是什么？", known_pieces=True)
+    assert "法宣是" not in weights("法宣是什么？", known_pieces=True)
+    assert "服务卡" in weights("会员服务卡有什么优惠？", known_pieces=True)
+    assert service.judge._known_pieces("萱侬律") == ["萱侬律"]  # no piece covers half
+
+
 def test_places_spelled_in_english_are_found_even_when_no_document_names_them(service):
     """ "Shanghai" names 上海 whether or not a document does (from jieba's place
     words, the most frequent of a spelling's homophones); a corpus place keeps
