@@ -94,6 +94,7 @@ SPAN_FEATURES = (
     "length",
     "in_gap",
     "gap",
+    "next_to_question",
 )
 
 
@@ -403,9 +404,22 @@ class Reader:
                         math.log1p(len(s.text)) / 3,
                         float(gap is not None and _within(s, gap)),
                         float(s is gap),
+                        _next_to_question(c.text, s, q),
                     ]
                 )
         return options, np.asarray(rows).reshape(-1, len(SPAN_FEATURES))
+
+
+def _next_to_question(text: str, span: Span, q: QuestionAnalysis) -> float:
+    """1 when the span sits where the question's asking phrase sits: right
+    before the question's words after it ("140名三秦工匠" for "多少名三秦工匠")
+    or right after its words before it."""
+    end = span.start + len(span.text)
+    after, before = q.after[:2], q.before[-2:]
+    return float(
+        (len(after) == 2 and text.startswith(after, end))
+        or (len(before) == 2 and text[: span.start].endswith(before))
+    )
 
 
 def bigrams(text: str) -> set[str]:

@@ -19,6 +19,7 @@ from answer.reader import (
     Numbering,
     Reader,
     Reading,
+    _next_to_question,
     candidates_of,
 )
 from answer.spans import spans
@@ -187,6 +188,23 @@ def test_typed_spans(text, kind, unit, expected):
 def test_a_number_with_the_asked_unit_fits_best():
     fits = {s.text: s.fit for s in spans("共有3辆巴士，全程12公里，编号935", "number", "辆")}
     assert fits["3辆"] > fits["12公里"] > fits["935"]
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "next_to"),
+    [
+        # the number right before the words after the asking phrase
+        ("陕西培育了多少名工匠？", "先后培育7名大师、140名工匠、40名能手", {"140名"}),
+        # the year right after the words before it
+        ("大桥于哪一年建成？", "大桥于1988年建成，1990年通车", {"1988年"}),
+        # neither side of the question next to any span
+        ("学校有多少名学生？", "全校共有3000名在校生和200名教师", set()),
+    ],
+)
+def test_a_span_where_the_asking_phrase_sits(question, sentence, next_to):
+    q = analyse(question)
+    found = spans(sentence, q.type, q.asked_unit)
+    assert {s.text for s in found if _next_to_question(sentence, s, q)} == next_to
 
 
 def test_candidates_are_sentences_and_their_clauses():
