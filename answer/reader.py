@@ -36,7 +36,7 @@ from answer.records import Citation
 from answer.spans import Span, spans
 from index.searcher import Hit
 from ingest.entities import Entity, read_entities, tag_entities
-from ingest.sentences import sentence_spans
+from ingest.sentences import sentence_spans, split_sentences
 
 # Clauses end at ，；： (full or half width), but not inside a number ("2,173", "11:00").
 _CLAUSE = re.compile(r"(?:[^，,：:；;。！？!?]|(?<=\d)[,:](?=\d))+[，,：:；;。！？!?]*")
@@ -266,7 +266,9 @@ class Reader:
         the enumeration's items instead ("一是…二是…三是…", up to MAX_ITEMS).
         Without a short answer the quote alone must state the fact, and reasons,
         features and definitions run over sentences (README, reader); taking
-        them from one passage keeps the citation right."""
+        them from one passage keeps the citation right. Two quoted sentences
+        one apart get the sentence between them: the quote reads on, and an
+        answer running over three sentences is quoted whole."""
         if not reading.candidates:
             return []
         best = reading.candidates[0]
@@ -282,8 +284,9 @@ class Reader:
                 break
             if c.hit_index == best.hit_index and c.sentence not in {d.sentence for d in chosen}:
                 chosen.append(c)
-        chosen.sort(key=lambda c: c.position)
-        return [(c.sentence, hits[c.hit_index]) for c in chosen]
+        passage = hits[best.hit_index]
+        sentences = split_sentences(passage.chunk.text)
+        return [(sentences[p], passage) for p in _bridged([c.position for c in chosen])]
 
     # -- features (also used by eval.fit to build training data) ------------
 
@@ -466,6 +469,14 @@ def _nearness(span: Span, words_at: list[tuple[int, int]]) -> float:
         max(span.start - stop if at < span.start else at - end, 0) for at, stop in words_at
     ]
     return 1.0 / (1.0 + min(distances) / 4) if distances else 0.0
+
+
+def _bridged(positions: list[int]) -> list[int]:
+    """The sentence positions in reading order, with the one between two that
+    are one sentence apart added ([2, 4] -> [2, 3, 4]; [2, 5] stays)."""
+    ordered = sorted(set(positions))
+    between = {a + 1 for a, b in itertools.pairwise(ordered) if b - a == 2}
+    return sorted(set(ordered) | between)
 
 
 def _enumeration(sentence: str, passage: str) -> list[str]:

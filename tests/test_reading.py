@@ -316,20 +316,24 @@ def test_the_reader_reads_only_the_sentences_nearest_the_question():
 def test_the_answer_quotes_the_best_sentence_and_the_next_best_of_its_passage():
     """Three sentences, all from the best candidate's passage, in reading order:
     a sentence of another passage, however well scored, is not added. Under a
-    short answer, one fewer."""
+    short answer, one fewer. Two quoted sentences one apart get the one between."""
     hits = [
-        _hit("甲的第一句话。甲的第二句话。甲的第三句话。甲的第四句话。", cid="a"),
+        _hit("甲的第一句话。甲的第二句话。甲的第三句话。甲的第四句话。甲的第五句话。", cid="a"),
         _hit("乙的一句话。", cid="b"),
     ]
     found = {c.text: c for c in candidates_of(hits)}
-    order = ["甲的第三句话。", "乙的一句话。", "甲的第一句话。", "甲的第四句话。", "甲的第二句话。"]
+    order = ["甲的第四句话。", "乙的一句话。", "甲的第一句话。", "甲的第五句话。", "甲的第三句话。"]
     reading = Reading(tuple(found[t] for t in order), (5.0, 4.0, 3.0, 2.0, 1.0))
-    reader = Reader(lambda hit: np.zeros((4, 2)), lambda q: {}, 3, RankingModel(("x",), ""))
+    reader = Reader(lambda hit: np.zeros((5, 2)), lambda q: {}, 3, RankingModel(("x",), ""))
     text, citations = reader.compose(reading, hits)
-    assert text == "甲的第一句话。甲的第三句话。甲的第四句话。[1]"
+    assert text == "甲的第一句话。甲的第四句话。甲的第五句话。[1]"
     assert [c.hit.chunk.id for c in citations] == ["a"]
-    with_short = Reading(reading.candidates, reading.scores, short_answer="第三")
-    assert reader.compose(with_short, hits)[0] == "甲的第一句话。甲的第三句话。[1]"
+    with_short = Reading(reading.candidates, reading.scores, short_answer="第四")
+    assert reader.compose(with_short, hits)[0] == "甲的第一句话。甲的第四句话。[1]"
+    # the best and the next best one sentence apart: the sentence between them too
+    order = ["甲的第三句话。", "甲的第一句话。", "乙的一句话。", "甲的第五句话。"]
+    bridged = Reading(tuple(found[t] for t in order), (5.0, 4.0, 3.0, 2.0), short_answer="第三")
+    assert reader.compose(bridged, hits)[0] == "甲的第一句话。甲的第二句话。甲的第三句话。[1]"
 
 
 def test_a_list_question_gets_the_whole_enumeration():
@@ -345,7 +349,8 @@ def test_a_list_question_gets_the_whole_enumeration():
     assert reader.compose(listing, hits)[0] == items
     # Any other question keeps the best sentences; so does a best sentence outside an enumeration.
     other = Reading(listing.candidates, listing.scores)
-    assert reader.compose(other, hits)[0] == "总体情况良好。举例说明。二是抓先进性。[1]"
+    bridged = "总体情况良好。一是抓政治性。举例说明。二是抓先进性。[1]"  # the sentence between too
+    assert reader.compose(other, hits)[0] == bridged
     plain = ["举例说明。", "二是抓先进性。"]
     outside = Reading(tuple(found[t] for t in plain), (2.0, 1.0), lists=True)
     assert reader.compose(outside, hits)[0] == "举例说明。二是抓先进性。[1]"
