@@ -25,14 +25,13 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import lru_cache
 
 import jieba
 import numpy as np
-import stopwordsiso
 
 from answer.fitted import LogisticModel, load_model
-from answer.question import QuestionAnalysis, tagged
+from answer.question import QuestionAnalysis, function_words, tagged
 from answer.reader import Reading, share_of
 from answer.spans import spans
 from index.bm25 import is_content_word
@@ -71,13 +70,8 @@ FEATURES = (
 _UNIT_CANDIDATES = 8  # best candidates searched for a number with the asked unit
 
 
-@cache
-def _function_words() -> frozenset[str]:
-    return frozenset(stopwordsiso.stopwords("zh"))
-
-
 def is_question_frame(term: str) -> bool:
-    return term in _function_words() or bool(_ASKING.search(term))
+    return term in function_words() or bool(_ASKING.search(term))
 
 
 @dataclass(frozen=True)
@@ -225,7 +219,7 @@ def _unknown_names_whole(words: list[str]) -> list[str]:
     joined: list[str] = []
     run = ""
     for word in [*words, ""]:
-        if len(word) == 1 and _CJK.match(word) and word not in _function_words():
+        if len(word) == 1 and _CJK.match(word) and word not in function_words():
             run += word
             continue
         if run:

@@ -209,7 +209,8 @@ def _merge_codes(words: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
 
 
 @cache
-def _function_words() -> frozenset[str]:
+def function_words() -> frozenset[str]:
+    """Chinese function words (stopwords-iso): never evidence, never a focus."""
     import stopwordsiso
 
     return frozenset(stopwordsiso.stopwords("zh"))
@@ -219,7 +220,7 @@ def _content(word: str, flag: str) -> bool:
     """A word that can be looked for in a passage. jieba's tags are unreliable on
     short questions (通往 comes out as an adverb), so this goes by length and a
     stop-word list more than by tag; single characters say too little."""
-    if ASKING.search(word) or word in _FRAME or word in _function_words():
+    if ASKING.search(word) or word in _FRAME or word in function_words():
         return False
     if re.fullmatch(r"[A-Za-z0-9]+\w*", word):
         return True
