@@ -73,6 +73,8 @@ def test_answer_types(question, kind):
         ("世宗大学后来更名成什么？", ("世宗大学",), ("更名",), ""),
         ("东南C口通往什么地方？", ("东南C口",), ("通往", "地方"), ""),
         ("《泡泡战士》由哪家公司开发？", ("泡泡战士",), ("公司", "开发"), ""),
+        # an English question names nothing Chinese passages could hold: no focus, not "How"
+        ("How many stations has Jiangsu built?", (), (), ""),
     ],
 )
 def test_focus_slot_and_unit(question, focus, slot, unit):
