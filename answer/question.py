@@ -106,7 +106,8 @@ _MEASURE_RULES = tuple(
     )
 )
 _QUOTED = re.compile(r"[《“\"「『]([^》”\"」』]{1,30})[》”\"」』]")
-_UNIT = re.compile(r"(?:多少|几)([\u4e00-\u9fff%％]{1,4})")
+# "哪几个园" asks which ones, not how many: the items are named, not counted.
+_UNIT = re.compile(r"(?:多少|(?<!哪)几)([\u4e00-\u9fff%％]{1,4})")
 _NOMINAL = ("n", "nr", "ns", "nt", "nz", "eng", "vn", "j", "l", "i")
 _PROPER = ("nr", "ns", "nt", "nz", "eng", "j")
 # Words that frame a question without saying what it is about.

@@ -82,6 +82,11 @@ def test_focus_slot_and_unit(question, focus, slot, unit):
     assert (q.focus, q.slot, q.unit) == (focus, slot, unit)
 
 
+def test_which_few_asks_for_the_items_not_a_count():
+    """ "哪几个园" is answered by naming the gardens: no unit a number must end in."""
+    assert (analyse("还有哪几个园在建设中？").unit, analyse("建了几个园？").unit) == ("", "个")
+
+
 @pytest.mark.parametrize(
     ("question", "measure"),
     [
