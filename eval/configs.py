@@ -86,4 +86,5 @@ def update_readme(readme: Path, table: str) -> None:
 def _cell(value: float | None) -> str:
     if value is None:
         return "—"
-    return f"{value:.1f}" if value >= 10 else f"{value:.3f}"
+    # Rates and scores lie in [0, 1]; milliseconds (9.4, 20.1) take one decimal.
+    return f"{value:.1f}" if value > 1 else f"{value:.3f}"
