@@ -25,8 +25,10 @@ UNITS = (
     "公斤 千克 克 吨 磅 万元 亿元 美元 港元 日元 欧元 英镑 元 块 人次 小时 分钟 秒 "
     "世纪 年代 周年 个月 年 月 日 天 周 岁 倍 个 名 家 项 次 场 件 条 种 人 辆 座 所 支 届 户 只 头 部 本 首 "
     "集 层 位 批 期 组 台 架 艘 列 站 处 间 张 篇 份 册 季 度 分 亩 类 区 级 代 任 轮 局 款 章 号 "
-    "%  ％ ‰"
+    "%  ％ ‰ 起"
 ).split()
+# After a number in words these make another word ("一起", together): units after digits only.
+_DIGITS_ONLY = frozenset({"起"})
 # The units of a kind of quantity, for a question that names the kind but no unit
 # ("面积有多大", answer/question.py): any of them fits as well as an asked unit.
 MEASURES = {
@@ -53,11 +55,12 @@ MEASURES = {
     "比例": ("%", "％", "‰", "成"),
 }
 _UNIT = "|".join(sorted(map(re.escape, UNITS), key=len, reverse=True))
+_WORD_UNIT = "|".join(sorted(map(re.escape, set(UNITS) - _DIGITS_ONLY), key=len, reverse=True))
 _HAS_UNIT = re.compile(_UNIT)
 # A quantity in several units is one: "3分33秒62", "1小时20分钟".
 _MORE_UNITS = rf"(?:\d+(?:{_UNIT}))*\d*"
 NUMBER = re.compile(
-    rf"第?(?:{_DIGIT_RANGE}{_MAGNITUDE}(?:(?:{_UNIT}){_MORE_UNITS})?|{_HANZI_NUM}{_MAGNITUDE}(?:{_UNIT}))"
+    rf"第?(?:{_DIGIT_RANGE}{_MAGNITUDE}(?:(?:{_UNIT}){_MORE_UNITS})?|{_HANZI_NUM}{_MAGNITUDE}(?:{_WORD_UNIT}))"
 )
 _PART_OF_PERIOD = r"(?:初期|中期|末期|前期|后期|上半叶|下半叶|中叶|初|末)?"
 # Decades before years: "1990年代" is not "1990年".

@@ -82,8 +82,10 @@ def test_focus_slot_and_unit(question, focus, slot, unit):
     assert (q.focus, q.slot, q.unit) == (focus, slot, unit)
 
 
-def test_which_few_asks_for_the_items_not_a_count():
-    """ "哪几个园" is answered by naming the gardens: no unit a number must end in."""
+def test_the_unit_a_count_asks_for():
+    """ "多少起" counts cases in 起; "哪几个园" is answered by naming the gardens:
+    no unit a number must end in."""
+    assert analyse("一共办理了多少起欠薪案件？").unit == "起"
     assert (analyse("还有哪几个园在建设中？").unit, analyse("建了几个园？").unit) == ("", "个")
 
 
@@ -186,6 +188,8 @@ def test_the_gap_the_question_leaves_in_a_sentence(question, sentence, gap):
         ("牛佬，原名文启明，香港漫画家", "name", "", ["文启明"]),
         ("2011年，首钢集团收购了股权", "organisation", "", ["首钢集团"]),
         ("没有数字的句子", "number", "", []),
+        # cases are counted in 起, but "一起" is "together": 起 only after digits
+        ("我们一起办理了12起欠薪案件", "number", "起", ["12起"]),
     ],
 )
 def test_typed_spans(text, kind, unit, expected):
