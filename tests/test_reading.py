@@ -218,6 +218,19 @@ def test_a_span_where_the_asking_phrase_sits(question, sentence, next_to):
     assert {s.text for s in found if _next_to_question(sentence, s, q)} == next_to
 
 
+def test_the_name_a_question_asks_about_is_not_its_answer():
+    """Asked "牛佬原名叫什么", the passage's quoted 「牛佬」 is the question's own
+    subject: the options are the other names."""
+    hits = [_hit("于是得「牛佬」称号，原名文启明，另著《金刚》。")]
+    reader = Reader(lambda hit: np.zeros((1, 2)), lambda q: {}, 3, RankingModel(("x",), ""))
+    q = analyse("牛佬原名叫什么？")
+    found = candidates_of(hits, with_entities=True)
+    options, _ = reader.span_features(q, tuple(found), tuple(1.0 for _ in found))
+    names = {span.text for span, _ in options}
+    assert "文启明" in names and "《金刚》" in names
+    assert not any("牛佬" in name for name in names)
+
+
 def test_candidates_are_sentences_and_their_clauses():
     found = candidates_of([_hit("第一句，有两个分句。第二句。")])
     assert [(c.text, c.clause) for c in found] == [
