@@ -31,7 +31,7 @@ import jieba
 import numpy as np
 
 from answer.fitted import LogisticModel, load_model
-from answer.question import QuestionAnalysis, function_words, tagged
+from answer.question import CJK_CHAR, QuestionAnalysis, function_words, tagged
 from answer.reader import Reading, share_of
 from answer.spans import spans
 from index.bm25 import is_content_word
@@ -47,7 +47,6 @@ _ASKING = re.compile(r"[哪几啥谁怎]|什么|多少|如何|是否|多[长大�
 # passage does not repeat (it names the items).
 _COUNT = re.compile(r"[\d一二两三四五六七八九十百千]+[个种项类名家位条件批所支届次]")
 
-_CJK = re.compile(r"[\u3400-\u9fff]")
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]+\b")
 _QUESTION_CACHE = 4096
 FEATURES = (
@@ -164,7 +163,7 @@ class AnswerabilityJudge:
         服务卡 missing from every passage is evidence, 服务 and 卡 are not."""
         if (
             len(word) < 3
-            or not _CJK.match(word)
+            or not CJK_CHAR.match(word)
             or jieba.dt.FREQ.get(word)  # a dictionary word is a word, found or not
             or self._collection.doc_freq(word)
         ):
@@ -219,7 +218,7 @@ def _unknown_names_whole(words: list[str]) -> list[str]:
     joined: list[str] = []
     run = ""
     for word in [*words, ""]:
-        if len(word) == 1 and _CJK.match(word) and word not in function_words():
+        if len(word) == 1 and CJK_CHAR.match(word) and word not in function_words():
             run += word
             continue
         if run:

@@ -161,7 +161,7 @@ def tagged(question: str) -> tuple[tuple[str, str], ...]:
     return tuple((w.word, w.flag) for w in question_tagger().lcut(question, HMM=True))
 
 
-_CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
+CJK_CHAR = re.compile(r"[\u3400-\u9fff]")  # a Chinese character
 
 
 def analyse(question: str) -> QuestionAnalysis:
@@ -169,7 +169,7 @@ def analyse(question: str) -> QuestionAnalysis:
     asking = [i for i, (w, _) in enumerate(words) if ASKING.search(w)]
     # An English question asked of Chinese passages: no word of it can be looked
     # for in them, so it names no focus to check ("How", "What" are not one).
-    focus = _focus(question, words, set(asking)) if _CJK_CHAR.search(question) else ()
+    focus = _focus(question, words, set(asking)) if CJK_CHAR.search(question) else ()
     unit = _unit(question)
     slot = _slot(words, asking, set(focus) | {unit})
     before, after = _around_asking(question)
