@@ -253,10 +253,8 @@ def answerability_data(examples: list[Example], readers: list[RankingModel]):
     """Each question's signals read by `readers[fold_of(question)]`, a reader
     that was not fitted on it."""
     rows, labels, corpora = [], [], []
-    services = {id(e.service): e.service for e in examples}.values()
     for ex in tqdm(examples, desc="可答性特征", leave=False):
-        for s in services:
-            s.reader.model = readers[fold_of(ex)]
+        ex.service.reader.model = readers[fold_of(ex)]
         q, _, hits, reading = read(ex)
         rows.append(ex.service.judge.signals(q, hits, reading))
         labels.append(ex.question.answerable)
