@@ -27,6 +27,9 @@ _CLAUSE_END = re.compile(r"[，,。；;：:！!？?、（）()「」“”《》
 # Stripped from a gap's ends: punctuation, and the particles and prepositions
 # that stand between the question's words and the answer ("由莫瓦桑" -> 莫瓦桑).
 _GAP_TRIM = "，,。；;：:！!？?、 的是为了在于由被"
+# Words that open a clause before its subject or place and are not part of the
+# answer: "但只有世袭统治者拥有…" -> 世袭统治者, "源自法语" -> 法语, "位于吉斯伯恩市".
+_GAP_OPENERS = re.compile(r"^(?:但是?|而且?|并且?|只有|仅有|就是|也|都|则|却|即|自|从|来自|源自|位于|地处)+")
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,7 @@ def _gap(text: str, left: tuple[int, int] | None, right: tuple[int, int] | None)
     else:
         return None
     piece = text[start:end]
-    trimmed = piece.strip(_GAP_TRIM)
+    trimmed = _GAP_OPENERS.sub("", piece.strip(_GAP_TRIM)).strip(_GAP_TRIM)
     if not 0 < len(trimmed) <= _MAX_GAP:
         return None
     return Span(trimmed, start + piece.index(trimmed), 0.5)

@@ -150,6 +150,9 @@ def test_the_text_around_the_asking_phrase(question, before, after):
         ("他后来做了什么？", "他后来在全国各地奔走呼号宣传新的教育理念和办学方法并编写教材", None),
         # the preposition before the agent is not part of it
         ("硝酰氟首先被谁制成？", "硝酰氟首先由莫瓦桑制成。", "莫瓦桑"),
+        # nor the words that open its clause: a conjunction, "只有", "源自"
+        ("谁拥有选举权？", "委员会由九人组成，但只有世袭统治者拥有选举权。", "世袭统治者"),
+        ("这个词源于哪里？", "这个词源自法语，后来传入英语。", "法语"),
         # the two sides in different clauses: what lies between is not an answer
         ("成公英是谁的将领？", "成公英，表字不详，金城人，东汉末群雄韩遂的将领。", None),
     ],
