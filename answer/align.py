@@ -29,7 +29,9 @@ _CLAUSE_END = re.compile(r"[，,。；;：:！!？?、（）()「」“”《》
 _GAP_TRIM = "，,。；;：:！!？?、 的是为了在于由被"
 # Words that open a clause before its subject or place and are not part of the
 # answer: "但只有世袭统治者拥有…" -> 世袭统治者, "源自法语" -> 法语, "位于吉斯伯恩市".
-_GAP_OPENERS = re.compile(r"^(?:但是?|而且?|并且?|只有|仅有|就是|也|都|则|却|即|自|从|来自|源自|位于|地处)+")
+_GAP_OPENERS = re.compile(
+    r"^(?:但是?|而且?|并且?|只有|仅有|就是|也|都|则|却|即|自|从|来自|源自|位于|地处)+"
+)
 
 
 @dataclass(frozen=True)
