@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
+from answer.spans import CLOSING_QUOTES, OPENING_QUOTES
 from answer.tagger import question_tagger
 
 # (type, pattern, example). Order matters: "哪一年" is a date before it is a
@@ -105,7 +106,8 @@ _MEASURE_RULES = tuple(
         ("金额", r"多少钱|价格|售价|票价|费用|斥资|花费|造价|工资|收入|奖金"),
     )
 )
-_QUOTED = re.compile(r"[《“\"「『]([^》”\"」』]{1,30})[》”\"」』]")
+# People type quotes loosely ("“吾无汗马劳…。"这句话"): any closing mark closes.
+_QUOTED = re.compile(f"[{OPENING_QUOTES}]([^{CLOSING_QUOTES}]{{1,30}})[{CLOSING_QUOTES}]")
 # "哪几个园" asks which ones, not how many: the items are named, not counted.
 _UNIT = re.compile(r"(?:多少|(?<!哪)几)([\u4e00-\u9fff%％]{1,4})")
 _NOMINAL = ("n", "nr", "ns", "nt", "nz", "eng", "vn", "j", "l", "i")

@@ -33,7 +33,7 @@ from answer.align import align
 from answer.fitted import LogisticModel, RankingModel, load_model, load_ranker
 from answer.question import QuestionAnalysis
 from answer.records import Citation
-from answer.spans import Span, spans
+from answer.spans import QUOTE_MARKS, Span, spans
 from index.searcher import Hit
 from ingest.entities import Entity, read_entities, tag_entities
 from ingest.sentences import sentence_spans, split_sentences
@@ -55,8 +55,6 @@ _ENUMERATOR = re.compile(
 # Questions whose answer is such an enumeration ("是哪三性", "有哪些措施"): all of it.
 _ENUMERATING_TYPES = frozenset({"list", "method"})
 MAX_ITEMS = 8
-# A quoted span the question names ("「牛佬」" of "牛佬原名叫什么") is what it asks about.
-_QUOTES = "《》“”「」『』\"'"
 _SPAN_CANDIDATES = 8  # best candidates whose spans are considered for the short answer
 # Answer types whose spans come from word tags, which miss unknown names.
 _GAP_TYPES = frozenset({"person", "place", "organisation", "name"})
@@ -387,7 +385,9 @@ class Reader:
         options, rows = [], []
         for rank, (c, score) in enumerate(zip(ranked, scores, strict=False)):
             found = spans(c.text, q.type, q.asked_unit, c.entities)
-            typed = [s for s in found if s.text.strip(_QUOTES) not in q.text]
+            # A quoted span the question names ("「牛佬」" of "牛佬原名叫什么") is
+            # what it asks about, not its answer.
+            typed = [s for s in found if s.text.strip(QUOTE_MARKS) not in q.text]
             gap = align(c.text, q.before, q.after).gap
             slot_at, focus_at = _found_at(c.text, q.slot), _found_at(c.text, q.focus)
             # jieba's tags cut unknown names short ("袁丽" of 袁丽嫦): the gap the

@@ -77,7 +77,17 @@ _ERA_DATE = (
 )
 # A date or a range of dates ("2009年9月27日-10月9日", "1984年至1985年").
 DATE = re.compile(rf"{_ERA_DATE}|(?:{_ONE_DATE})(?:\s*[-—–~～至到]\s*(?:{_ONE_DATE}))?")
-QUOTED = re.compile(r"《[^》]{1,30}》|“([^”]{1,30})”|「([^」]{1,30})」|\"([^\"]{1,30})\"")
+# The marks that quote a title or a name, opening and closing.
+QUOTE_PAIRS = ("《》", "“”", "「」", "『』", '""')
+OPENING_QUOTES = "".join(pair[0] for pair in QUOTE_PAIRS)
+CLOSING_QUOTES = "".join(pair[1] for pair in QUOTE_PAIRS)
+QUOTE_MARKS = "".join(QUOTE_PAIRS)
+# A quoted name of up to 30 characters, opened and closed by marks of one pair.
+QUOTED = re.compile(
+    "|".join(rf"{re.escape(a)}([^{re.escape(b)}]{{1,30}}){re.escape(b)}" for a, b in QUOTE_PAIRS)
+)
+
+
 _NAMED_AFTER = re.compile(
     r"(?:更名为|改名为|改称|更名|称为|名为|叫做|原名|本名|又名|或称|全称|简称|又称|别称|别名|昵称|"
     r"命名为|称作|号称|被誉为)"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from answer.question import SHORT_TYPES, answer_type
-from answer.spans import UNITS, spans
+from answer.spans import OPENING_QUOTES, UNITS, spans
 from eval.backends import Observation
 from eval.questions import EvalQuestion
 
@@ -262,7 +262,6 @@ def _fold(text: str) -> str:
 SHORT_KEYWORD_CHARS = 12
 _QUANTITY = re.compile(r"[\d.,]*\d(?:余|多)?[十百千万亿]*")
 _UNIT_TAIL = re.compile(rf"(?:余|多)?(?:{'|'.join(map(re.escape, UNITS))})?")
-_OPENING_QUOTES = '《“「『"'  # a name keyword's quoted title is its core
 
 
 def normalise_answer(text: str) -> str:
@@ -316,7 +315,7 @@ def _with_typed_cores(keywords: tuple[str, ...] | list[str], kind: str) -> list[
     for keyword in keywords:
         found = spans(keyword, kind)
         if kind == "name":
-            found = [s for s in found if s.text[:1] in _OPENING_QUOTES]
+            found = [s for s in found if s.text[:1] in OPENING_QUOTES]
         if len(found) == 1:
             cores.append(found[0].text)
     return [*keywords, *cores]

@@ -73,6 +73,8 @@ def test_answer_types(question, kind):
         ("世宗大学后来更名成什么？", ("世宗大学",), ("更名",), ""),
         ("东南C口通往什么地方？", ("东南C口",), ("通往", "地方"), ""),
         ("《泡泡战士》由哪家公司开发？", ("泡泡战士",), ("公司", "开发"), ""),
+        # quotes typed loosely: a closing mark of another pair still closes
+        ("“泡泡战士\"由哪家公司开发？", ("泡泡战士",), ("公司", "开发"), ""),
         # an English question names nothing Chinese passages could hold: no focus, not "How"
         ("How many stations has Jiangsu built?", (), (), ""),
     ],
@@ -188,6 +190,7 @@ def test_the_gap_the_question_leaves_in_a_sentence(question, sentence, gap):
         ("近清于天正16年（1588年）去世", "date", "", ["天正16年（1588年）"]),
         ("写成于二十世纪初期，改建于1990年代以后", "date", "", ["二十世纪初期", "1990年代"]),
         ("出版了第一部诗集《人象石柱》", "name", "", ["《人象石柱》"]),
+        ("主题曲『铃儿响叮当』由他演唱", "name", "", ["『铃儿响叮当』"]),
         ("牛佬，原名文启明，香港漫画家", "name", "", ["文启明"]),
         ("2011年，首钢集团收购了股权", "organisation", "", ["首钢集团"]),
         ("没有数字的句子", "number", "", []),
