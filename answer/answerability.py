@@ -9,6 +9,9 @@ The signals are measured on the retrieved passages and the reader's scores:
 * focus    - whether the thing the question is about appears there;
 * places   - whether a place the question names is missing (places come from
              the documents' own vocabulary and jieba's place tags, not a list);
+* numbers  - whether a number the question names ("2019年", "第八届") is
+             missing from the passages: asked about an edition or a year the
+             documents do not cover, they answer about another one;
 * dense    - the best cosine and its margin over the next passages;
 * lexical  - whether BM25 ranks the first passage among its own top three;
 * reader   - the reader's best score, and whether its best clause holds a span
@@ -48,6 +51,12 @@ _ASKING = re.compile(r"[哪几啥谁怎]|什么|多少|如何|是否|多[长大�
 _COUNT = re.compile(r"[\d一二两三四五六七八九十百千]+[个种项类名家位条件批所支届次]")
 
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]+\b")
+# A number that picks out one thing: a year, a count in digits, an edition
+# ("第八届", "十四五"). "第一次" and "一次" mean "for the first time" and "once".
+_NUMERALS = "〇一二三四五六七八九十百千"
+QUESTION_NUMBER = re.compile(
+    r"\d+(?:\.\d+)?|第[二三四五六七八九十]+|[二三四五六七八九十]+[届期批轮]"
+)
 _QUESTION_CACHE = 4096
 FEATURES = (
     "coverage",
@@ -56,6 +65,7 @@ FEATURES = (
     "unseen",
     "focus",
     "missing_places",
+    "missing_numbers",
     "dense_top",
     "dense_margin",
     "bm25_agrees",
@@ -121,8 +131,7 @@ class AnswerabilityJudge:
         return Evidence(signals, float(self.model.probability(np.asarray(signals))[0]))
 
     def signals(self, q: QuestionAnalysis, hits: list[Hit], reading: Reading) -> tuple[float, ...]:
-        top = hits[:TOP_PASSAGES]
-        text = "\n".join(h.chunk.index_text for h in top).lower()
+        text = passages_text(hits)
         first = hits[0].chunk.index_text.lower() if hits else ""
         places = self.places_in(q.text)
         weights = self.term_weights(q.text, known_pieces=True)
@@ -136,6 +145,7 @@ class AnswerabilityJudge:
             sum(w for t, w in weights.items() if self._unseen(t, text)) / total,
             sum(f.lower() in text for f in q.focus) / len(q.focus) if q.focus else 1.0,
             float(any(p not in text for p in places)),
+            float(any(not states_number(text, n) for n in QUESTION_NUMBER.findall(q.text))),
             max(dense, default=0.0),
             (dense[0] - float(np.mean(dense[1:5]))) if len(dense) > 1 else 0.0,
             float(bool(hits) and hits[0].bm25_rank is not None and hits[0].bm25_rank <= 3),
@@ -211,6 +221,11 @@ class AnswerabilityJudge:
         return weights
 
 
+def passages_text(hits: list[Hit]) -> str:
+    """The text of the top passages, as the signals read it."""
+    return "\n".join(h.chunk.index_text for h in hits[:TOP_PASSAGES]).lower()
+
+
 def _unknown_names_whole(words: list[str]) -> list[str]:
     """Runs of single Chinese characters that are not function words, joined:
     jieba cuts a name its dictionary lacks into characters (萱/侬/律), and a
@@ -227,6 +242,52 @@ def _unknown_names_whole(words: list[str]) -> list[str]:
         if word:
             joined.append(word)
     return joined
+
+
+def states_number(text: str, number: str) -> bool:
+    """The text holds the number as a whole number ("12" is not in "2012", "八"
+    not in "十八"), in digits or in Chinese numerals ("第八届" is also "第8届",
+    "23" also "二十三"). A unit may follow: "12千米" states 12."""
+    core = number.strip("第届期批轮")
+    prefix, suffix = number[: number.index(core)], number[number.index(core) + len(core) :]
+    forms = {core, _in_digits(core) if not core[0].isdigit() else _in_chinese(core)} - {""}
+    for form in forms:
+        # The number's own kind of digits must not go on before or after it
+        # (a full stop may end the sentence: "founded in 2012.").
+        before, after = (
+            (r"(?<!\d)(?<!\d\.)", r"(?!\.?\d)")
+            if form[0].isdigit()
+            else (f"(?<![{_NUMERALS}])", f"(?![{_NUMERALS}])")
+        )
+        pattern = before + re.escape(prefix + form + suffix) + after
+        if re.search(pattern, text):
+            return True
+    return False
+
+
+def _in_digits(numeral: str) -> str:
+    """Chinese numerals up to 99, or digit by digit, in digits ("十八" -> "18",
+    "一九九五" -> "1995"); "" for other text."""
+    if any(c not in _NUMERALS[:11] for c in numeral):
+        return ""
+    if "十" not in numeral:
+        return "".join(str(_NUMERALS.index(c)) for c in numeral)
+    tens, _, ones = numeral.partition("十")
+    if len(tens) > 1 or len(ones) > 1:
+        return ""
+    return str((_NUMERALS.index(tens) if tens else 1) * 10 + (_NUMERALS.index(ones) if ones else 0))
+
+
+def _in_chinese(digits: str) -> str:
+    """1–99 in Chinese numerals ("23" -> "二十三"); "" otherwise."""
+    if not digits.isdigit() or not 0 < int(digits) < 100:
+        return ""
+    tens, ones = divmod(int(digits), 10)
+    return (
+        (_NUMERALS[tens] if tens > 1 else "")
+        + ("十" if tens else "")
+        + (_NUMERALS[ones] if ones else "")
+    )
 
 
 def _unit_found(q: QuestionAnalysis, reading: Reading) -> bool:

@@ -213,6 +213,44 @@ def test_a_name_glued_to_the_next_word_is_found(service):
     assert service.judge._known_pieces("萱侬律") == ["萱侬律"]  # no piece covers half
 
 
+@pytest.mark.parametrize(
+    ("number", "text", "stated"),
+    [
+        ("2012", "成立于2012年。", True),
+        ("12", "成立于2012年。", False),  # a whole number, not part of one
+        ("2012", "It was founded in 2012.", True),  # a full stop is not a decimal point
+        ("2", "增长了1.2倍", False),
+        ("12", "战役发生在距该城12千米处", True),  # a unit may follow
+        ("23", "他二十三岁时", True),  # digits in the question, numerals in the text
+        ("第8", "第八届职工科技节", True),
+        ("第八", "成功举办七届职工科技节", False),
+        ("第八", "第十八届", False),
+        ("八届", "连续十八届", False),
+    ],
+)
+def test_a_number_is_stated_as_a_whole_number_in_digits_or_numerals(number, text, stated):
+    from answer.answerability import states_number
+
+    assert states_number(text, number) is stated
+
+
+def test_numbers_a_question_names_exclude_first_time_and_once():
+    from answer.answerability import QUESTION_NUMBER
+
+    assert QUESTION_NUMBER.findall("陕西第八届职工科技节在哪里举办？") == ["第八"]
+    assert QUESTION_NUMBER.findall("2019年12月发生了什么？") == ["2019", "12"]
+    assert QUESTION_NUMBER.findall("第一次把大工匠请进发布厅是哪天？来了一次吗？") == []
+
+
+@pytest.mark.slow
+def test_a_year_or_edition_the_case_does_not_cover_is_refused(service):
+    """The Taizhou case gives 2023's figures, the Shaanxi case tells of seven
+    festivals held: asked about 2021 or the eighth, the answer is not there."""
+    assert not service.answer("台州2023年新增了多少技能人才和高技能人才？").refused
+    assert service.answer("台州2021年新增了多少技能人才和高技能人才？").refused
+    assert service.answer("陕西第八届职工科技节在哪里举办？").refused
+
+
 def test_places_spelled_in_english_are_found_even_when_no_document_names_them(service):
     """ "Shanghai" names 上海 whether or not a document does (from jieba's place
     words, the most frequent of a spelling's homophones); a corpus place keeps

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -101,6 +102,36 @@ def test_cli_json_prints_one_object_and_gates(real_settings, real_searcher, tmp_
     assert "警告：" in done.stderr and "未知字段" in done.stderr and "x" in done.stderr
     assert "退步：recall@1" in done.stderr and "Traceback" not in done.stderr
     assert (tmp_path / "out" / "report.html").is_file()
+
+
+@pytest.mark.slow
+def test_copies_asking_about_another_number_are_written_and_refused(
+    real_settings, real_searcher, tmp_path
+):
+    """`python -m eval other-numbers` writes unanswerable copies of the set's
+    answerable questions, each with one number changed to one its passages do
+    not state; every copy of the shipped set is refused."""
+    env = {
+        **os.environ,
+        "GHQA_DATA_DIR": str(real_settings.data_dir),
+        "GHQA_MODEL_CACHE_DIR": str(real_settings.resolved_model_cache_dir()),
+    }
+    out = tmp_path / "other.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-m", "eval", "other-numbers", str(SHIPPED_SET), "--out", str(out)],
+        capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    copies = load_set(out).questions
+    originals = {q.id: q.question for q in load_set(SHIPPED_SET).questions}
+    assert len(copies) >= 5 and f"{len(copies)} 道题" in done.stdout
+    for copy in copies:
+        original = originals[copy.id.removesuffix("-other-number")]
+        assert not copy.answerable and copy.question != original
+        assert re.sub(r"\d+", "#", copy.question) == re.sub(r"\d+", "#", original)
+    service = AnswerService(real_searcher, real_settings)
+    result = run_local(real_settings, load_set(out), ["hybrid"], False, service)
+    assert result.modes["hybrid"].metrics["refusal_accuracy"] == 1.0
 
 
 def test_cli_errors_are_one_line(tmp_path):

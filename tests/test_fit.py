@@ -9,6 +9,7 @@ from eval.fit import (
     MIN_TYPE_QUESTIONS,
     answer_thresholds,
     cross_fitted_readers,
+    fit_answerability,
     fit_logistic,
     holds_keyword,
     question_weights,
@@ -102,3 +103,41 @@ def test_each_cross_fitted_reader_leaves_out_its_folds_questions(monkeypatch):
         expected = [i for i, g in enumerate(folds) if g != f]
         assert questions == expected
         assert kept_groups == [groups[i] for i in expected]
+
+
+def test_copies_asking_about_another_number_weigh_only_the_missing_number():
+    """Fitted with the copies, the answerability model gives a question without
+    a missing number the probability it gets from the questions alone, and a
+    missing number weighs against answering."""
+    from answer.answerability import FEATURES
+
+    rng = np.random.default_rng(0)
+    n, col = 200, FEATURES.index("missing_numbers")
+    x = rng.normal(size=(n, len(FEATURES)))
+    x[:, col] = 0.0
+    y = x[:, 0] + rng.normal(scale=0.5, size=n) > 0
+    w = np.full(n, 1.0 / n)
+    alone = fit_logistic(x, y, w, FEATURES, {})
+    copies = x[y].copy()
+    copies[:, col] = 1.0  # the same questions, asking about a number not stated
+    x_all = np.vstack([x, copies])
+    y_all = np.concatenate([y, np.zeros(len(copies), dtype=bool)])
+    w_all = np.concatenate([w, w[y]])
+    real = np.arange(len(y_all)) < n
+    model = fit_answerability(x_all, y_all, w_all, real, {})
+    assert np.allclose(model.probability(x), alone.probability(x))
+    assert model.coef[col] < 0
+    assert (model.probability(copies) < alone.probability(x[y])).all()
+
+
+def test_a_copy_asks_about_the_nearest_number_the_passages_do_not_state():
+    from eval.other_numbers import with_other_number
+
+    passages = "2013年计划参选总统，2014年移交权力。"
+    assert (
+        with_other_number("2013年为什么没有参选？", passages) == "2012年为什么没有参选？"
+    )  # 2014 is stated
+    assert (
+        with_other_number("1999年发生了什么？", passages) is None
+    )  # not stated: nothing to change
+    assert with_other_number("为什么没有参选？", passages) is None

@@ -74,7 +74,7 @@ def test_answer_types(question, kind):
         ("东南C口通往什么地方？", ("东南C口",), ("通往", "地方"), ""),
         ("《泡泡战士》由哪家公司开发？", ("泡泡战士",), ("公司", "开发"), ""),
         # quotes typed loosely: a closing mark of another pair still closes
-        ("“泡泡战士\"由哪家公司开发？", ("泡泡战士",), ("公司", "开发"), ""),
+        ('“泡泡战士"由哪家公司开发？', ("泡泡战士",), ("公司", "开发"), ""),
         # an English question names nothing Chinese passages could hold: no focus, not "How"
         ("How many stations has Jiangsu built?", (), (), ""),
     ],

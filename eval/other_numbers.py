@@ -1,0 +1,60 @@
+"""Copies of answerable questions asking about a number the documents do not
+state: "2013年为什么没有参选？" becomes "2014年为什么没有参选？", an edition or a
+year the passages do not cover, which should be refused.
+
+Written people's question sets hold almost none, yet users ask them; the
+answerability model learns from copies of the fitting questions (eval/fit.py),
+and `python -m eval other-numbers` writes copies of an evaluation split as a set
+of their own, to measure how many are refused:
+
+    python -m eval other-numbers eval/sets/cmrc2018.jsonl --index-dir data/cmrc/index \
+        --split eval --out data/eval/cmrc2018-other-numbers.jsonl
+    python -m eval run data/eval/cmrc2018-other-numbers.jsonl --index-dir data/cmrc/index
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from answer import answerability
+from answer.question import analyse
+from answer.service import AnswerService
+from eval.questions import EvalSet
+
+_DIGITS = re.compile(r"(?<![\d.])\d+(?![\d.])")
+_STEPS = (1, -1, 2, -2, 3, -3)  # the nearest other numbers first
+
+
+def with_other_number(question: str, passages: str) -> str | None:
+    """The question with its first number in digits that the passages state
+    changed to the nearest one they do not, of as many digits; None when it
+    has no such number."""
+    for m in _DIGITS.finditer(question):
+        if not answerability.states_number(passages, m.group()):
+            continue
+        for step in _STEPS:
+            other = str(int(m.group()) + step)
+            if len(other) == len(m.group()) and not answerability.states_number(passages, other):
+                return question[: m.start()] + other + question[m.end() :]
+    return None
+
+
+def other_number_rows(service: AnswerService, eval_set: EvalSet) -> Iterator[dict]:
+    """Eval-set rows (unanswerable) of the copies of the set's answerable
+    questions, each changed in a number its passages state."""
+    k = service.settings.top_k
+    for q in eval_set.questions:
+        if not q.answerable:
+            continue
+        analysis = analyse(q.question)
+        ranked, _ = service.read(analysis, service.query(analysis, k), k)
+        other = with_other_number(q.question, answerability.passages_text(list(ranked)))
+        if other:
+            yield {
+                "id": f"{q.id}-other-number",
+                "question": other,
+                "answerable": False,
+                "tags": ["other-number"],
+                "split": q.split,
+            }
