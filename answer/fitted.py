@@ -38,11 +38,13 @@ class LogisticModel:
 
     def probability(self, x: np.ndarray) -> np.ndarray:
         """P(positive) for each row of x (columns in `features` order)."""
+        return 1.0 / (1.0 + np.exp(-self.logit(x)))
+
+    def logit(self, x: np.ndarray) -> np.ndarray:
         x = np.atleast_2d(np.asarray(x, dtype=float))
         if self.mean:
             x = (x - np.asarray(self.mean)) / np.asarray(self.scale)
-        z = x @ np.asarray(self.coef) + self.intercept
-        return 1.0 / (1.0 + np.exp(-z))
+        return x @ np.asarray(self.coef) + self.intercept
 
     def to_json(self) -> dict:
         return {

@@ -11,7 +11,9 @@ were fitted on:
 2. spans         - logistic: is this typed span the short answer? (label: it equals a
                    keyword after normalisation); the cut-off for showing one
                    maximises right-minus-wrong short answers shown;
-3. answerability - logistic: does the index hold the answer? (label: `answerable`); the
+3. answerability - logistic: does the index hold the answer? (label: `answerable`;
+                   the weight of a missing number is fitted on copies of the
+                   questions asking about another number, eval/other_numbers.py); the
                    cut-off for answering is the most accurate one whose false
                    refusals stay within --max-false-refusal, and the "llm"
                    cut-off (before a model that refuses by itself) refuses no
@@ -277,11 +279,16 @@ def answerability_data(examples: list[Example], readers: list[RankingModel]):
     # Weighed as the questions as written are, a copy as its question: the
     # copies do not change how much each corpus counts.
     origin_of = np.asarray(origin)
-    real = origin_of == np.arange(len(origin_of))
+    real = as_written(origin_of)
     per_question = np.zeros(len(rows))
     per_question[real] = question_weights(list(np.asarray(corpora)[real]), [1] * int(real.sum()))
     weights = per_question[origin_of]
     return np.asarray(rows), np.asarray(labels), weights, np.asarray(corpora), origin_of
+
+
+def as_written(origin: np.ndarray) -> np.ndarray:
+    """The rows of the questions as written (not copies), from `origin`."""
+    return origin == np.arange(len(origin))
 
 
 def fit_answerability(
@@ -299,7 +306,7 @@ def fit_answerability(
     without = x.copy()
     without[:, col] = 0.0
     model = fit_logistic(without[real], y[real], weight[real], answerability.FEATURES, about)
-    base = np.log(model.probability(without)) - np.log1p(-model.probability(without))
+    base = model.logit(without)
     # Scaled but not centred, so that a question without the signal keeps its logit.
     scale = float(np.sqrt(np.mean(x[:, col] ** 2))) or 1.0
     signal, w = x[:, col] / scale, weight / weight.mean()
@@ -334,7 +341,7 @@ def held_out_probability(
     ones, and false refusals then exceed the limit on new data."""
     from sklearn.model_selection import StratifiedKFold
 
-    real = origin == np.arange(len(origin))
+    real = as_written(origin)
     strata = np.char.add(corpora[real].astype(str), y[real].astype(str))
     fold_of_question = np.zeros(len(y), dtype=int)
     split = StratifiedKFold(folds, shuffle=True, random_state=0).split(x[real], strata)
@@ -417,10 +424,11 @@ def main(out: Path, max_false_refusal: float) -> None:
     for s in services:
         s.reader.span_model = span_model
     x, y, w, corpora, origin = answerability_data(examples, readers)
-    real = origin == np.arange(len(origin))
+    real = as_written(origin)
     for s in services:
         s.reader.model = reader_model
-    judge_model = fit_answerability(x, y, w, real, about | {"rows": int(real.sum())})
+    copies = {"rows": int(real.sum()), "copies_with_another_number": int((~real).sum())}
+    judge_model = fit_answerability(x, y, w, real, about | copies)
     # Cut-offs are chosen on the questions as written, not on their copies.
     p = held_out_probability(x, y, w, corpora, origin)
     judge_model.thresholds.update(
