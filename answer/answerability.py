@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -247,7 +248,9 @@ def _unknown_names_whole(words: list[str]) -> list[str]:
 def states_number(text: str, number: str) -> bool:
     """The text holds the number as a whole number ("12" is not in "2012", "八"
     not in "十八"), in digits or in Chinese numerals ("第八届" is also "第8届",
-    "23" also "二十三"). A unit may follow: "12千米" states 12."""
+    "23" also "二十三", "2023" also "二〇二三"), full-width digits as well. A unit
+    may follow: "12千米" states 12."""
+    text, number = unicodedata.normalize("NFKC", text), unicodedata.normalize("NFKC", number)
     core = number.strip("第届期批轮")
     prefix, suffix = number[: number.index(core)], number[number.index(core) + len(core) :]
     forms = {core, _in_digits(core) if not core[0].isdigit() else _in_chinese(core)} - {""}
@@ -279,7 +282,10 @@ def _in_digits(numeral: str) -> str:
 
 
 def _in_chinese(digits: str) -> str:
-    """1–99 in Chinese numerals ("23" -> "二十三"); "" otherwise."""
+    """1–99 in Chinese numerals ("23" -> "二十三"), a year digit by digit
+    ("2023" -> "二〇二三"); "" otherwise."""
+    if len(digits) == 4 and digits.isdigit():
+        return "".join(_NUMERALS[int(d)] for d in digits)
     if not digits.isdigit() or not 0 < int(digits) < 100:
         return ""
     tens, ones = divmod(int(digits), 10)

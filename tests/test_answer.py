@@ -223,6 +223,9 @@ def test_a_name_glued_to_the_next_word_is_found(service):
         ("12", "战役发生在距该城12千米处", True),  # a unit may follow
         ("23", "他二十三岁时", True),  # digits in the question, numerals in the text
         ("第8", "第八届职工科技节", True),
+        ("2023", "二〇二三年", True),  # a year digit by digit
+        ("2023", "２０２３年", True),  # full-width digits
+        ("３", "第3届", True),
         ("第八", "成功举办七届职工科技节", False),
         ("第八", "第十八届", False),
         ("八届", "连续十八届", False),
