@@ -52,8 +52,8 @@ _ASKING = re.compile(r"[哪几啥谁怎]|什么|多少|如何|是否|多[长大�
 _COUNT = re.compile(r"[\d一二两三四五六七八九十百千]+[个种项类名家位条件批所支届次]")
 
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]+\b")
-# A number that picks out one thing: a year, a count in digits, an edition
-# ("第八届", "十四五"). "第一次" and "一次" mean "for the first time" and "once".
+# A number that picks out one thing: a year or a count in digits, an edition or
+# a round ("第八届", "三期"). "第一次" and "一次" mean "for the first time" and "once".
 _NUMERALS = "〇一二三四五六七八九十百千"
 QUESTION_NUMBER = re.compile(
     r"\d+(?:\.\d+)?|第[二三四五六七八九十]+|[二三四五六七八九十]+[届期批轮]"

@@ -1,8 +1,9 @@
 """Copies of answerable questions asking about a number the documents do not
-state: "2013年为什么没有参选？" becomes "2014年为什么没有参选？", an edition or a
-year the passages do not cover, which should be refused.
+state: "2013年为什么没有参选？" becomes "2012年为什么没有参选？" when the passages
+tell of 2013 and 2014, a year (or an edition) they do not cover, which should be
+refused.
 
-Written people's question sets hold almost none, yet users ask them; the
+The question sets people write hold almost none, yet users ask them; the
 answerability model learns from copies of the fitting questions (eval/fit.py),
 and `python -m eval other-numbers` writes copies of an evaluation split as a set
 of their own, to measure how many are refused:
