@@ -53,10 +53,11 @@ _COUNT = re.compile(r"[\d一二两三四五六七八九十百千]+[个种项类�
 
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]+\b")
 # A number that picks out one thing: a year or a count in digits, an edition or
-# a round ("第八届", "三期"). "第一次" and "一次" mean "for the first time" and "once".
+# a round in numerals ("第八届", "三期"). Not other ordinals: "第二次世界大战" is
+# also "二战", "第一次" means "for the first time"; nor "一批", "a batch of".
 _NUMERALS = "〇一二三四五六七八九十百千"
 QUESTION_NUMBER = re.compile(
-    r"\d+(?:\.\d+)?|第[二三四五六七八九十]+|[二三四五六七八九十]+[届期批轮]"
+    r"\d+(?:\.\d+)?|第[一二三四五六七八九十]+[届期批轮]|[二三四五六七八九十]+[届期批轮]"
 )
 _QUESTION_CACHE = 4096
 FEATURES = (
