@@ -30,7 +30,6 @@ from errors import (
     ManifestMismatch,
     exit_on_error,
 )
-from index.places import dictionary_spellings
 from ingest.profile import load_profiles
 from kb.library import Library
 from kb.logs import AuditLog, Feedback
@@ -333,9 +332,6 @@ def main(host: str | None, port: int | None, index_dir: Path | None) -> None:
     # Load the default knowledge base (and the model) now, not on the first question;
     # without an index the server still starts and the page says what to run.
     problem = library.problem(DEFAULT_KB)
-    # Also the place spellings an English question may need (0.6 s): now, not
-    # in the first such question's answer time.
-    dictionary_spellings()
     if problem:
         click.echo(f"警告：{problem}", err=True)
     click.echo(f"工会案例问答已启动：http://{settings.host}:{settings.port}", err=True)

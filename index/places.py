@@ -55,8 +55,7 @@ def dictionary_spellings() -> dict[str, list[str]]:
     four characters), each to its most frequent word ("shanghai" -> 上海, not
     商海): "Shanghai" in an English question names 上海 even when no document
     does, as jieba's place tag finds it in a Chinese one. About 15,000
-    spellings, computed once (0.6 s): at server start (app.main), else the
-    first time a question needs them."""
+    spellings, computed once (0.6 s), the first time a question needs them."""
     import jieba.posseg
 
     tags = jieba.posseg.dt.word_tag_tab
