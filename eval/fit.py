@@ -268,8 +268,9 @@ def answerability_data(examples: list[Example], readers: list[RankingModel]):
         labels.append(ex.question.answerable)
         corpora.append(ex.corpus)
         origin.append(len(rows) - 1)
-        other = with_other_number(ex.question.question, answerability.passages_text(hits))
-        if ex.question.answerable and other:
+        if ex.question.answerable and (
+            other := with_other_number(ex.question.question, answerability.passages_text(hits))
+        ):
             copy = replace(ex.question, question=other, answerable=False, keywords=())
             q, _, hits, reading = read(Example(ex.corpus, copy, ex.service))
             rows.append(ex.service.judge.signals(q, hits, reading))
