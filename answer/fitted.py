@@ -75,25 +75,27 @@ class LogisticModel:
 class RankingModel:
     """Gradient-boosted trees that rank the candidates of one question against
     each other (LightGBM, lambdarank): higher ranks first, and a score is not a
-    probability. The trees are LightGBM's text format, parsed by LightGBM."""
+    probability. Several boosters fitted with different seeds score together
+    (their mean): one alone moves with the seed as much as with a real change
+    (eval/fit.py). The trees are LightGBM's text format, parsed by LightGBM."""
 
     features: tuple[str, ...]
-    trees: str  # LightGBM's model text; "" (before fitting) scores every candidate 0
+    trees: tuple[str, ...]  # LightGBM's model texts; () (before fitting) scores every candidate 0
     fitted_on: dict = field(default_factory=dict)
 
     def score(self, x: np.ndarray) -> np.ndarray:
         x = np.atleast_2d(np.asarray(x, dtype=float))
         if not self.trees:
             return np.zeros(len(x))
-        # One thread: a question's hundred candidates take under a millisecond,
-        # and the server's other requests need the other core.
-        return self._booster.predict(x, num_threads=1)
+        # One thread: a question's hundred candidates take a millisecond or
+        # two, and the server's other requests need the other core.
+        return np.mean([b.predict(x, num_threads=1) for b in self._boosters], axis=0)
 
     @cached_property
-    def _booster(self):
+    def _boosters(self) -> list:
         import lightgbm
 
-        return lightgbm.Booster(model_str=self.trees)
+        return [lightgbm.Booster(model_str=text) for text in self.trees]
 
     def to_json(self) -> dict:
         return {
@@ -101,8 +103,8 @@ class RankingModel:
             "kind": "lightgbm-ranker",
             "features": list(self.features),
             "fitted_on": self.fitted_on,
-            "sha256": _digest(self.trees),
-            "trees": self.trees,
+            "sha256": _digest("".join(self.trees)),
+            "trees": list(self.trees),
         }
 
     @classmethod
@@ -111,10 +113,12 @@ class RankingModel:
 
         if data.get("kind") != "lightgbm-ranker":
             raise ValueError(f"kind {data.get('kind')}")
-        model = cls(tuple(data["features"]), str(data["trees"]), dict(data.get("fitted_on", {})))
+        trees = data["trees"]
+        trees = (trees,) if isinstance(trees, str) else tuple(map(str, trees))
+        model = cls(tuple(data["features"]), trees, dict(data.get("fitted_on", {})))
         # LightGBM aborts the whole process on damaged model text instead of
         # raising: damage must be caught before it parses anything.
-        if data.get("sha256") != _digest(model.trees):
+        if data.get("sha256") != _digest("".join(model.trees)):
             raise ValueError("校验和不符，文件已损坏")
         try:
             model.score(np.zeros((1, len(model.features))))  # the trees parse

@@ -275,6 +275,8 @@ def _load_previous(settings: Settings, storage: Storage) -> tuple[StoredBuild | 
         or previous.manifest.get("prompt_settings") != _prompt_settings(settings)
     ):
         return None, f"模型、运行时或提示词已更换（原为 {built['id']}），全部重新嵌入"
+    if previous.manifest.get("sentences", "sentences-v1") != SENTENCE_SPLITTER:
+        return None, "分句规则已更新，句子向量全部重新嵌入"
     return previous, ""
 
 
@@ -429,6 +431,7 @@ def _manifest(
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "model": embedder.info.to_json(),
         "prompt_settings": _prompt_settings(settings),
+        "sentences": SENTENCE_SPLITTER,
         "chunking": _chunking(settings),
         "tokenizer": TOKENIZER_ID,
         "bm25": _bm25_settings(settings),

@@ -20,6 +20,7 @@ from errors import ManifestMismatch
 from index.collection import Collection
 from index.vector_cache import Embedded
 from ingest.records import Chunk
+from ingest.sentences import SENTENCE_SPLITTER
 from settings import Settings
 
 
@@ -80,9 +81,16 @@ def check_model(
     runtime: str | None = None,
 ) -> None:
     """Refuse an index built with another model, runtime or dimension (its
-    vectors would not be comparable with the questions')."""
+    vectors would not be comparable with the questions'), or whose sentence
+    vectors were cut by another sentence splitter (the reader would pair a
+    sentence with its neighbour's vector)."""
     index_dir, hint = storage.where, storage.rebuild_hint
     built = manifest["model"]
+    # Indexes from before the splitter was recorded used the first one.
+    if manifest.get("sentences", "sentences-v1") != SENTENCE_SPLITTER:
+        raise ManifestMismatch(
+            f"{index_dir} 的句子向量是按旧的分句规则建的，程序已更新分句规则。请重新建索引：{hint}"
+        )
     if built["id"] != model_id:
         raise ManifestMismatch(
             f"{index_dir} 的索引是用模型 {built['id']} 建的，当前配置的模型是 {model_id}。"

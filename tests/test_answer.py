@@ -21,6 +21,42 @@ def test_split_sentences_keeps_end_punctuation_and_quotes():
     assert split_sentences(text) == ["第一句话。", "第二句“引号。”", "第三句？", "最后没标点"]
 
 
+@pytest.mark.parametrize(
+    "text, sentences",
+    [
+        # Marks inside brackets or a short quotation do not end the sentence.
+        (
+            "又称作-{zh-cn：宽叶毛毡苔；zh-hk：锦地罗}-，是草本植物。分布于欧洲。",
+            ["又称作-{zh-cn：宽叶毛毡苔；zh-hk：锦地罗}-，是草本植物。", "分布于欧洲。"],
+        ),
+        (
+            "旗下组合（包括TOKIO及Hey! Say! JUMP）出版影音。",
+            ["旗下组合（包括TOKIO及Hey! Say! JUMP）出版影音。"],
+        ),
+        (
+            "写到了“自在”，也就是无上我：“唵！自在居住在一切中。”",
+            ["写到了“自在”，也就是无上我：“唵！自在居住在一切中。”"],
+        ),
+        # A quotation ending its own sentence ends this one; a title does not.
+        (
+            "称：“天下那得如此好秀才。”万历二十年中进士。",
+            ["称：“天下那得如此好秀才。”", "万历二十年中进士。"],
+        ),
+        ("节目《桃之阵!》亦有邀请阵内担任主持。", ["节目《桃之阵!》亦有邀请阵内担任主持。"]),
+        # A bracket that does not close soon (print damage, a long quotation)
+        # leaves the text split as usual.
+        ("他说（未闭合的括号。第二句话。", ["他说（未闭合的括号。", "第二句话。"]),
+        (
+            "他说：“" + "很长的话。" * 20 + "”",
+            ["他说：“很长的话。", *["很长的话。"] * 18, "很长的话。”"],
+        ),
+        ("标题（第一行\n第二行）。", ["标题（第一行", "第二行）。"]),
+    ],
+)
+def test_split_sentences_keeps_brackets_and_short_quotations_whole(text, sentences):
+    assert split_sentences(text) == sentences
+
+
 def test_check_citations_removes_numbers_without_a_passage():
     text, bad = check_citations("甲[1]，乙[7]，丙[0][2]。", passages=3)
     assert (text, bad) == ("甲[1]，乙，丙[2]。", [0, 7])

@@ -172,6 +172,30 @@ def test_other_model_reembeds_everything(fake_settings, corpus_dir):
     assert "模型、运行时或提示词已更换" in report.full_rebuild_reason
 
 
+def test_index_whose_sentences_were_split_otherwise_is_refused_then_reembedded(
+    fake_settings, corpus_dir
+):
+    """Sentence vectors follow the sentence splitter: an index built before it
+    changed would pair a sentence with another's vector. The app refuses it
+    with the command to run, and that command embeds everything again."""
+    _build(fake_settings, [corpus_dir], HashingEmbedder())
+    index_dir = fake_settings.resolved_index_dir()
+    path = store.current_build(index_dir) / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    del manifest["sentences"]  # as written before the splitter was recorded
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(ManifestMismatch) as err:
+        check_model(manifest, storage_for(fake_settings), manifest["model"]["id"])
+    assert str(err.value) == (
+        f"{index_dir} 的句子向量是按旧的分句规则建的，程序已更新分句规则。"
+        f"请重新建索引：python -m ingest --index-dir {index_dir}"
+    )
+    report = _build(fake_settings, [corpus_dir], HashingEmbedder())
+    assert report.embedded == report.chunks and report.reused == 0
+    assert report.full_rebuild_reason == "分句规则已更新，句子向量全部重新嵌入"
+    check_model(store.read_manifest(index_dir), storage_for(fake_settings), "fake-hashing-embedder")
+
+
 def test_unreadable_files_are_skipped_and_the_rest_ingested(
     fake_settings, fake_embedder, corpus_dir
 ):

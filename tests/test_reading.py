@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from answer.align import _gap, align
-from answer.fitted import FittedModelInvalid, LogisticModel, RankingModel, load_model, load_ranker
+from answer.fitted import (
+    FittedModelInvalid,
+    LogisticModel,
+    RankingModel,
+    _digest,
+    load_model,
+    load_ranker,
+)
 from answer.question import TYPE_RULES, analyse, answer_type
 from answer.reader import (
     CLAUSES_READ,
@@ -228,7 +235,7 @@ def test_the_name_a_question_asks_about_is_not_its_answer():
     """Asked "牛佬原名叫什么", the passage's quoted 「牛佬」 is the question's own
     subject: the options are the other names."""
     hits = [_hit("于是得「牛佬」称号，原名文启明，另著《金刚》。")]
-    reader = Reader(lambda hit: np.zeros((1, 2)), lambda q: {}, 3, RankingModel(("x",), ""))
+    reader = Reader(lambda hit: np.zeros((1, 2)), lambda q: {}, 3, RankingModel(("x",), ()))
     q = analyse("牛佬原名叫什么？")
     found = candidates_of(hits, with_entities=True)
     options, _ = reader.span_features(q, tuple(found), tuple(1.0 for _ in found))
@@ -354,7 +361,7 @@ def test_the_answer_quotes_the_best_sentence_and_the_next_best_of_its_passage():
     found = {c.text: c for c in candidates_of(hits)}
     order = ["甲的第四句话。", "乙的一句话。", "甲的第一句话。", "甲的第五句话。", "甲的第三句话。"]
     reading = Reading(tuple(found[t] for t in order), (5.0, 4.0, 3.0, 2.0, 1.0))
-    reader = Reader(lambda hit: np.zeros((5, 2)), lambda q: {}, 3, RankingModel(("x",), ""))
+    reader = Reader(lambda hit: np.zeros((5, 2)), lambda q: {}, 3, RankingModel(("x",), ()))
     text, citations = reader.compose(reading, hits)
     assert text == "甲的第一句话。甲的第四句话。甲的第五句话。[1]"
     assert [c.hit.chunk.id for c in citations] == ["a"]
@@ -373,7 +380,7 @@ def test_a_list_question_gets_the_whole_enumeration():
     hits = [_hit(passage, cid="a")]
     found = {c.text: c for c in candidates_of(hits)}
     order = ["二是抓先进性。", "举例说明。", "总体情况良好。"]
-    reader = Reader(lambda hit: np.zeros((6, 2)), lambda q: {}, 3, RankingModel(("x",), ""))
+    reader = Reader(lambda hit: np.zeros((6, 2)), lambda q: {}, 3, RankingModel(("x",), ()))
     listing = Reading(tuple(found[t] for t in order), (3.0, 2.0, 1.0), lists=True)
     items = "一是抓政治性。二是抓先进性。三是抓群众性。[1]"
     assert reader.compose(listing, hits)[0] == items
@@ -475,24 +482,36 @@ def test_a_model_for_other_features_is_refused_with_what_to_run(tmp_path):
 
 
 def test_a_ranking_model_round_trips_and_damage_is_refused(tmp_path):
-    """The reader's ranker is LightGBM's own text inside the JSON file: loaded
-    back it scores as fitted; cut short or of another kind, it is refused with
-    the command that rebuilds it."""
+    """The reader's ranker is LightGBM's own text inside the JSON file, one per
+    seed: loaded back it scores as fitted (the boosters' mean); cut short or of
+    another kind, it is refused with the command that rebuilds it. A file of
+    one booster, as written before seeds were averaged, still loads."""
     import lightgbm
 
     rng = np.random.default_rng(0)
     x = rng.random((200, 2))
     y = (x[:, 0] > 0.7).astype(int)
     params = {"objective": "lambdarank", "verbose": -1, "min_data_in_leaf": 5, "num_threads": 1}
-    booster = lightgbm.train(params, lightgbm.Dataset(x, y, group=[20] * 10), num_boost_round=20)
-    model = RankingModel(("a", "b"), booster.model_to_string(), {"rows": 200})
+    params |= {"feature_fraction": 0.5}
+    boosters = [
+        lightgbm.train(params | {"seed": seed}, lightgbm.Dataset(x, y, group=[20] * 10), 20)
+        for seed in (0, 1)
+    ]
+    model = RankingModel(("a", "b"), tuple(b.model_to_string() for b in boosters), {"rows": 200})
     (tmp_path / "reader.json").write_text(json.dumps(model.to_json()), encoding="utf-8")
     loaded = load_ranker("reader", ("a", "b"), tmp_path)
-    assert np.allclose(loaded.score(x[:5]), booster.predict(x[:5]))
+    one, other = (b.predict(x[:5]) for b in boosters)
+    assert not np.allclose(one, other)
+    assert np.allclose(loaded.score(x[:5]), (one + other) / 2)
     assert loaded.score(x).argmax() in np.flatnonzero(y)  # it learned something
-    assert RankingModel(("a", "b"), "").score(x[:3]).tolist() == [0.0, 0.0, 0.0]
+    assert RankingModel(("a", "b"), ()).score(x[:3]).tolist() == [0.0, 0.0, 0.0]
 
-    damaged = model.to_json() | {"trees": model.trees[: len(model.trees) // 2]}
+    single = model.to_json() | {"trees": model.trees[0], "sha256": _digest(model.trees[0])}
+    (tmp_path / "reader.json").write_text(json.dumps(single), encoding="utf-8")
+    assert np.allclose(load_ranker("reader", ("a", "b"), tmp_path).score(x[:5]), one)
+
+    text = model.trees[1]
+    damaged = model.to_json() | {"trees": [model.trees[0], text[: len(text) // 2]]}
     (tmp_path / "reader.json").write_text(json.dumps(damaged), encoding="utf-8")
     with pytest.raises(FittedModelInvalid, match=r"请运行 python -m eval\.fit") as caught:
         load_ranker("reader", ("a", "b"), tmp_path)
