@@ -48,6 +48,18 @@ def test_answer_cut_off_keeps_false_refusals_within_the_limit_in_every_corpus():
     assert cut["llm"] <= cut["answer"]
 
 
+def test_answer_cut_off_is_an_even_chance_when_false_refusals_allow_it():
+    """Not the most accurate cut-off on the fitting questions, which one
+    question moves: refusing below one half, where the questions above (0.6,
+    0.7) and below (0.45 answerable, 0.3 not) would make another cut-off as
+    accurate."""
+    p = np.array([0.9, 0.7, 0.6, 0.45, 0.3, 0.2, 0.8, 0.1])
+    y = np.array([True, True, False, True, False, False, True, False])
+    corpora = np.array(["a"] * 6 + ["b"] * 2)
+    assert answer_thresholds(p, y, corpora, max_false_refusal=0.5)["answer"] == 0.5
+    assert answer_thresholds(p, y, corpora, max_false_refusal=0.0)["answer"] == 0.45
+
+
 def test_show_cut_off_shows_more_right_than_wrong():
     model = LogisticModel(("x",), (1.0,), 0.0)
     per_question = [
