@@ -39,6 +39,10 @@ ORG_SUFFIX = re.compile(
 _NAME_DOTS = "·•・"
 # A single character after a place that makes it a smaller place: 大溪 + 区.
 _PLACE_SUFFIXES = frozenset("省市县区镇乡村州郡岛街路")
+# Tags jieba gives the last character of a three-character name it does not
+# know, after a family name and a first character it tags nr (袁/丽/嫦 n,
+# 伍/宗/德 ns, 鲍/荣/茂 a, 李/灵/曜 zg); function words (的, 在, 及) never end one.
+_NAME_END_FLAGS = frozenset({"n", "ns", "ng", "a", "zg"})
 # A character is a transliteration character when jieba's dictionary uses it in
 # at least this many transliterated names (tag nrt): 尔 斯 拉 克 … but not 和 在.
 _TRANSLITERATION_USES = 5
@@ -59,7 +63,7 @@ def tag_entities(text: str) -> list[Entity]:
 
     found: list[Entity] = []
     position = 0
-    run_kind, run_start, run = "", 0, ""
+    run_kind, run_start, run, pieces = "", 0, "", 0
     nominal_start, nominal = 0, ""
     pairs = jieba.posseg.lcut(text, HMM=False)
     for i, pair in enumerate(pairs):
@@ -70,12 +74,15 @@ def tag_entities(text: str) -> list[Entity]:
             or (run and word in _NAME_DOTS)
             or (run_kind == "s" and word in _PLACE_SUFFIXES)
             or (run_kind == "s" and _bridges_places(word, flag, pairs[i + 1 : i + 2]))
+            or (run_kind == "p" and _ends_name(run, pieces, word, flag))
         ):
             run += word
+            pieces += 1
         else:
             if run:
                 found.append(Entity(run_kind, run_start, run))
             run_kind, run_start, run = (kind, position, word) if kind else ("", 0, "")
+            pieces = 1
         if flag.startswith(("n", "j")) or re.fullmatch(r"[A-Za-z0-9]+", word):
             nominal_start, nominal = (
                 (nominal_start, nominal + word) if nominal else (position, word)
@@ -91,6 +98,19 @@ def tag_entities(text: str) -> list[Entity]:
     if not any(dot in text for dot in _NAME_DOTS):
         return found  # most passages: no dotted name to look for
     return _with_dotted_names(found, [(p.word, p.flag) for p in pairs])
+
+
+def _ends_name(run: str, pieces: int, word: str, flag: str) -> bool:
+    """The third character of a Chinese name the dictionary does not know, after
+    the two it tagged as a name one by one: 袁/丽 + 嫦, 伍/宗 + 德."""
+    return (
+        pieces == 2
+        and len(run) == 2
+        and len(word) == 1
+        and "\u4e00" <= word <= "\u9fff"
+        and flag in _NAME_END_FLAGS
+        and word not in _PLACE_SUFFIXES
+    )
 
 
 def _bridges_places(word: str, flag: str, following: list) -> bool:

@@ -92,6 +92,13 @@ def test_chunks_carry_the_people_places_and_organisations_they_name():
         # ...but a word between two places keeps them two
         ("欧洲文化城市", [("s", "欧洲"), ("s", "城市")]),
         ("北京和上海", [("s", "北京"), ("s", "上海")]),
+        # a name's third character the dictionary tags as another word joins it...
+        ("由袁丽嫦原唱", [("p", "袁丽嫦")]),
+        ("制作人伍宗德与", [("p", "伍宗德")]),
+        # ...but not a function word or a place's suffix
+        ("肃宗的母亲", [("p", "肃宗")]),
+        ("毛嘉在曹魏", [("p", "毛嘉"), ("p", "曹魏")]),
+        ("康辉路", [("p", "康辉")]),
     ],
 )
 def test_entities_keep_dotted_names_and_place_suffixes_whole(text, expected):
