@@ -371,9 +371,9 @@ def answer_thresholds(
     probabilities are a logistic model's, calibrated on the fitting questions:
     below it, the passages more likely do not hold the answer), lowered as far
     as needed for false refusals to stay within the limit in each corpus. The
-    most accurate cut-off, chosen instead until now, followed single questions:
-    fitting-split accuracy is flat around it, and refits that differed only in
-    the reader's seeds put it at 0.46, 0.59 and 0.57 for one union question."""
+    most accurate cut-off on the fitting questions, chosen before, followed
+    single questions: accuracy is flat around it, and refits that differed only
+    in the reader's seeds put it at 0.46, 0.59 and 0.57, one union question apart."""
     names = sorted(set(corpora))
 
     def worst_false_refusal(t: float) -> float:
