@@ -2,6 +2,7 @@
 (real .docx and .pdf, and hostile files), incremental changes, keys, feedback,
 the audit log."""
 
+import json
 import time
 from pathlib import Path
 
@@ -292,6 +293,28 @@ def test_rebuild_indexes_documents_a_stopped_server_left_out(site, cases_kb):
     assert job["state"] == "done" and job["report"]["embedded"] >= 1
     assert documents(site.admin, cases_kb)["report"]["added"]
     assert "1500" in ask(site, cases_kb, "宁德的技能大赛有多少职工参赛？").json()["answer"]
+
+
+def test_an_index_from_before_the_sentence_splitter_changed_is_rebuilt_from_the_page(site):
+    """After an upgrade that splits sentences otherwise, a knowledge base's index
+    is refused with what to do, and the page's rebuild embeds it again."""
+    admin = site.admin
+    assert admin.post("/admin/api/kbs", json={"id": "old", "title": "旧索引"}).status_code == 201
+    job = wait(admin, upload(admin, "old", [("暖心驿站.docx", docx_bytes())]).json())
+    assert job["state"] == "done", job
+    index_dir = site.library.registry.index_dir("old")
+    path = store.current_build(index_dir) / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    del manifest["sentences"]  # as an index built before the splitter was recorded
+    path.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    site.library._open.pop("old", None)  # as after a restart
+    refused = ask(site, "old", SANMING_Q)
+    assert refused.status_code == 503
+    assert "分句规则" in refused.json()["error"]["message"], refused.text
+    job = wait(admin, admin.post("/admin/api/kbs/old/rebuild").json())
+    assert job["state"] == "done", job
+    assert job["report"]["embedded"] == job["report"]["chunks"] > 0
+    assert "126" in ask(site, "old", SANMING_Q).json()["answer"]
 
 
 @pytest.mark.slow
