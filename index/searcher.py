@@ -16,7 +16,7 @@ import numpy as np
 from errors import EmptyQuestion
 from index.collection import Collection, Query, Where
 from index.embedder import Embedder, load_embedder, resolved_runtime
-from index.storage import check_model, storage_for
+from index.storage import Storage, check_model, storage_for
 from ingest.records import Chunk
 from settings import SearchMode, Settings
 
@@ -67,10 +67,13 @@ class Searcher:
         self.settings = settings
 
     @classmethod
-    def open(cls, settings: Settings, embedder: Embedder | None = None) -> Searcher:
+    def open(
+        cls, settings: Settings, embedder: Embedder | None = None, storage: Storage | None = None
+    ) -> Searcher:
         """Load the index, then the model (unless one is given, as when several
-        knowledge bases share it); a mismatch fails before the slow part."""
-        storage = storage_for(settings)
+        knowledge bases share it); a mismatch fails before the slow part.
+        `storage`: the settings' own, unless the caller names it for its messages."""
+        storage = storage or storage_for(settings)
         runtime = embedder.info.runtime if embedder else resolved_runtime(settings)
         manifest = storage.read_manifest()
         check_model(manifest, storage, settings.model, None, runtime)

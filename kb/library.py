@@ -51,7 +51,8 @@ class Library:
         if opened and opened[0] == build:
             return opened[1]
         settings = self.registry.settings_for(kb)
-        service = AnswerService(Searcher.open(settings, self.embedder()), settings, self.llm)
+        searcher = Searcher.open(settings, self.embedder(), self.storage(kb))
+        service = AnswerService(searcher, settings, self.llm)
         with self._lock:
             self._open[kb] = (build, service)
         return service
@@ -70,7 +71,15 @@ class Library:
         return Manifest.from_json(data)
 
     def storage(self, kb: str) -> Storage:
-        return storage_for(self.registry.settings_for(kb))
+        """The knowledge base's storage. One managed on the admin page is named
+        by its title and rebuilt there: its messages reach chat users, who should
+        see neither a server path nor a command for a folder of hashed files."""
+        storage = storage_for(self.registry.settings_for(kb))
+        knowledge_base = self.registry.get(kb)
+        if knowledge_base.managed:
+            storage.where = f"知识库“{knowledge_base.title}”"
+            storage.rebuild_hint = "管理员可在管理页 /admin 中选中它，点“更新索引”"
+        return storage
 
     def _current_build(self, kb: str) -> str:
         storage = self.storage(kb)
