@@ -51,7 +51,7 @@ class Library:
         if opened and opened[0] == build:
             return opened[1]
         settings = self.registry.settings_for(kb)
-        searcher = Searcher.open(settings, self.embedder(), self.storage(kb))
+        searcher = Searcher.open(settings, self.embedder(), self._named_storage(kb))
         service = AnswerService(searcher, settings, self.llm)
         with self._lock:
             self._open[kb] = (build, service)
@@ -65,16 +65,20 @@ class Library:
         opened = self._open.get(kb)
         if opened and opened[0] == build:
             return opened[1].searcher.collection.manifest
-        storage = self.storage(kb)
+        storage = self._named_storage(kb)
         data = storage.read_manifest()
         check_model(data, storage, self.settings.model)
         return Manifest.from_json(data)
 
     def storage(self, kb: str) -> Storage:
-        """The knowledge base's storage. One managed on the admin page is named
-        by its title and rebuilt there: its messages reach chat users, who should
-        see neither a server path nor a command for a folder of hashed files."""
-        storage = storage_for(self.registry.settings_for(kb))
+        return storage_for(self.registry.settings_for(kb))
+
+    def _named_storage(self, kb: str) -> Storage:
+        """The storage, for reading an index whose messages reach chat users. One
+        managed on the admin page is named by its title and rebuilt there: no
+        server path, no command for a folder of hashed files. Only when an index
+        is opened or checked, not on every question (it reads the registry)."""
+        storage = self.storage(kb)
         knowledge_base = self.registry.get(kb)
         if knowledge_base.managed:
             storage.where = f"知识库“{knowledge_base.title}”"
