@@ -35,7 +35,7 @@ from errors import CorpusEmpty, IndexNotFound, ManifestMismatch, UnsupportedDocu
 from index import bm25, dense, store
 from index.bm25 import TOKENIZER_ID
 from index.embedder import Embedder, load_embedder, resolved_runtime
-from index.storage import Storage, StoredBuild, storage_for
+from index.storage import Storage, StoredBuild, splits_sentences_as_now, storage_for
 from index.vector_cache import Embedded, VectorCache
 from ingest import PIPELINE_VERSION
 from ingest.chunking import SEPARATORS
@@ -275,7 +275,7 @@ def _load_previous(settings: Settings, storage: Storage) -> tuple[StoredBuild | 
         or previous.manifest.get("prompt_settings") != _prompt_settings(settings)
     ):
         return None, f"模型、运行时或提示词已更换（原为 {built['id']}），全部重新嵌入"
-    if previous.manifest.get("sentences", "sentences-v1") != SENTENCE_SPLITTER:
+    if not splits_sentences_as_now(previous.manifest):
         return None, "分句规则已更新，句子向量全部重新嵌入"
     return previous, ""
 

@@ -86,8 +86,7 @@ def check_model(
     sentence with its neighbour's vector)."""
     index_dir, hint = storage.where, storage.rebuild_hint
     built = manifest["model"]
-    # Indexes from before the splitter was recorded used the first one.
-    if manifest.get("sentences", "sentences-v1") != SENTENCE_SPLITTER:
+    if not splits_sentences_as_now(manifest):
         raise ManifestMismatch(
             f"{index_dir} 的句子向量是按旧的分句规则建的，程序已更新分句规则。请重新建索引：{hint}"
         )
@@ -107,6 +106,12 @@ def check_model(
             f"{index_dir} 的向量维度是 {built['dim']}，模型 {model_id} 输出 {dim} 维。"
             f"请重新建索引：{hint}"
         )
+
+
+def splits_sentences_as_now(manifest: dict) -> bool:
+    """The index's sentence vectors were cut as ingest/sentences.py cuts now
+    (an index from before the splitter was recorded used the first one)."""
+    return manifest.get("sentences", "sentences-v1") == SENTENCE_SPLITTER
 
 
 def storage_for(settings: Settings) -> Storage:
