@@ -385,15 +385,14 @@ class Reader:
         options, rows = [], []
         for rank, (c, score) in enumerate(zip(ranked, scores, strict=False)):
             found = spans(c.text, q.type, q.asked_unit, c.entities)
-            # A quoted span the question names ("「牛佬」" of "牛佬原名叫什么") is
-            # what it asks about, not its answer.
-            typed = [s for s in found if s.text.strip(QUOTE_MARKS) not in q.text]
+            typed = [s for s in (_without_question(s, q) for s in found) if s]
             gap = align(c.text, q.before, q.after).gap
+            gap = gap and _without_question(gap, q)
             slot_at, focus_at = _found_at(c.text, q.slot), _found_at(c.text, q.focus)
             # jieba's tags cut unknown names short ("袁丽" of 袁丽嫦): the gap the
             # question's own words leave in the sentence is a candidate too.
             # One character is never a whole name ("所" of "明圣王后所为").
-            if gap and q.type in _GAP_TYPES and len(gap.text) > 1 and gap.text not in q.text:
+            if gap and q.type in _GAP_TYPES and len(gap.text) > 1:
                 typed += [gap] if all(s.text != gap.text for s in typed) else []
             for s in typed:
                 options.append((s, rank))
@@ -413,6 +412,24 @@ class Reader:
                     ]
                 )
         return options, np.asarray(rows).reshape(-1, len(SPAN_FEATURES))
+
+
+def _without_question(span: Span, q: QuestionAnalysis) -> Span | None:
+    """The span without the question's own words at its edges: a piece of the
+    question after its asking phrase that ends the span ("莫斯科附近" for "部署在
+    哪个区域附近" -> 莫斯科; "2006年2月14日" for "哪一年的2月14日" -> 2006年).
+    None: nothing else
+    is left ("「牛佬」" of "牛佬原名叫什么" is what it asks about, not its answer)."""
+    text = span.text
+    if text.strip(QUOTE_MARKS) in q.text:
+        return None
+    if q.type == "number":
+        return span  # "130多万人次" for "多少人次": a number keeps its unit
+    # Only after it: the words before it name what is asked about, and an
+    # answer may well share them ("凉茶店" for "凉茶舖又叫什么").
+    end = next((n for n in range(len(text) - 1, 1, -1) if text[-n:] in q.after), 0)
+    kept = text[: len(text) - end]
+    return Span(kept, span.start, span.fit) if len(kept) > 1 or kept.isdigit() else None
 
 
 def _next_to_question(text: str, span: Span, q: QuestionAnalysis) -> float:

@@ -236,7 +236,10 @@ def span_label(span: str, keywords: tuple[str, ...], kind: str = "") -> bool:
 
 
 def show_threshold(model: LogisticModel, per_question) -> float:
-    """The cut-off that maximises right minus wrong short answers shown."""
+    """The cut-off that maximises right minus wrong short answers shown, halfway
+    between the lowest question it shows and the highest below: at the lowest
+    shown one itself, a refit that lowers that question's probability a hair
+    withholds its answer."""
     best = []
     for _, x, y in per_question:
         if len(y):
@@ -245,7 +248,10 @@ def show_threshold(model: LogisticModel, per_question) -> float:
             best.append((float(p[i]), bool(y[i])))
     grid = sorted({p for p, _ in best})
     gain = [sum(1 if ok else -1 for p, ok in best if p >= t) for t in grid]
-    return grid[int(np.argmax(gain))] if grid else 0.5
+    if not grid:
+        return 0.5
+    i = int(np.argmax(gain))
+    return (grid[i - 1] + grid[i]) / 2 if i else grid[0]
 
 
 def show_thresholds(model: LogisticModel, per_question) -> dict[str, float]:

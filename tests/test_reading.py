@@ -244,6 +244,30 @@ def test_the_name_a_question_asks_about_is_not_its_answer():
     assert not any("牛佬" in name for name in names)
 
 
+@pytest.mark.parametrize(
+    ("question", "passage", "kept", "dropped"),
+    [
+        # the words after the asking phrase end the tagged place
+        ("导弹系统部署在哪个区域附近？", "系统部署在莫斯科附近区域。", "莫斯科", "莫斯科附近"),
+        # and the date
+        ("她于哪一年的2月14日发行专辑？", "她于2006年2月14日发行专辑。", "2006年", "2006年2月14日"),
+        # the words before it stay: an answer may share them with its subject
+        ("凉茶舖又叫什么？", "凉茶舖，又名凉茶店，是售卖凉茶的商店。", "凉茶店", "店"),
+        # a number keeps its unit even when the question names it
+        ("服务了多少人次？", "共服务130多万人次。", "130多万人次", "130多万"),
+    ],
+)
+def test_a_short_answer_does_not_repeat_the_words_after_the_asking_phrase(
+    question, passage, kept, dropped
+):
+    reader = Reader(lambda hit: np.zeros((1, 2)), lambda q: {}, 3, RankingModel(("x",), ()))
+    q = analyse(question)
+    found = candidates_of([_hit(passage)], with_entities=True)
+    options, _ = reader.span_features(q, tuple(found), tuple(1.0 for _ in found))
+    texts = {span.text for span, _ in options}
+    assert kept in texts and dropped not in texts
+
+
 def test_candidates_are_sentences_and_their_clauses():
     found = candidates_of([_hit("第一句，有两个分句。第二句。")])
     assert [(c.text, c.clause) for c in found] == [
