@@ -54,6 +54,7 @@ MEASURES = {
     "年龄": ("岁",),
     "比例": ("%", "％", "‰", "成"),
 }
+_TIMES = (*MEASURES["时长"], "年代", "周年")
 _UNIT = "|".join(sorted(map(re.escape, UNITS), key=len, reverse=True))
 _WORD_UNIT = "|".join(sorted(map(re.escape, set(UNITS) - _DIGITS_ONLY), key=len, reverse=True))
 _HAS_UNIT = re.compile(_UNIT)
@@ -126,6 +127,10 @@ def _numbers(text: str, unit: str) -> list[Span]:
         value = m.group()
         if value.endswith(wanted):
             fit = 1.0
+        elif value.endswith(_TIMES):
+            # "连续3年开展", "2023年": when and how long, not the count asked
+            # for ("帮多少劳动者就业"); a question asking a time names it.
+            fit = 0.5
         elif _HAS_UNIT.search(value):
             fit = 0.7
         else:

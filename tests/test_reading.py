@@ -214,6 +214,16 @@ def test_a_number_with_the_asked_unit_fits_best():
     assert fits["3辆"] > fits["12公里"] > fits["935"]
 
 
+def test_a_time_fits_a_count_question_less_than_another_quantity():
+    """ "帮多少劳动者就业" names no unit: "22万余人" may be its answer, "连续3年"
+    and "2023年" say when and how long. A question asking a time names it."""
+    text = "连续3年开展行动，2023年促进就业22万余人"
+    fits = {s.text: s.fit for s in spans(text, "number", "")}
+    assert fits["22万余人"] > fits["3年"] == fits["2023年"]
+    fits = {s.text: s.fit for s in spans(text, "number", "时长")}
+    assert fits["3年"] > fits["22万余人"]
+
+
 @pytest.mark.parametrize(
     ("question", "sentence", "next_to"),
     [
