@@ -19,6 +19,7 @@ from functools import cache, lru_cache
 from answer.spans import CLOSING_QUOTES, OPENING_QUOTES
 from answer.tagger import question_tagger
 
+_TITLE = r"哪[一]?[部首张本篇]"
 # (type, pattern, example). Order matters: "哪一年" is a date before it is a
 # "哪" list, and "是否" a yes/no before anything else.
 TYPE_RULES: tuple[tuple[str, str, str], ...] = (
@@ -47,7 +48,7 @@ TYPE_RULES: tuple[tuple[str, str, str], ...] = (
         "游戏由哪家公司开发？",
     ),
     # "哪部电影", "哪首歌", "哪张专辑": a title, even after 在 ("收录在哪张专辑").
-    ("name", r"哪[一]?[部首张本篇]", "主题曲收录在哪张专辑？"),
+    ("name", _TITLE, "主题曲收录在哪张专辑？"),
     (
         "place",
         r"哪里|哪儿|什么地方|何处|何地|在哪|哪[个座]?(?:国家|城市|省|市|县|地区|岛|州)|通往",
@@ -132,6 +133,9 @@ class QuestionAnalysis:
     # The kind of quantity asked for when no unit is written ("面积有多大" -> 面积):
     # a key of answer/spans.py MEASURES, whose units all fit.
     measure: str = ""
+    # A name question asking for another name of what it is about ("又叫什么",
+    # "简称是什么"), not for a title ("哪首歌"): a name after 又名/简称 is the answer.
+    alias: bool = False
 
     @property
     def wants_span(self) -> bool:
@@ -177,7 +181,8 @@ def analyse(question: str) -> QuestionAnalysis:
     before, after = _around_asking(question)
     kind = answer_type(question)
     measure = _measure(question) if kind == "number" and not unit else ""
-    return QuestionAnalysis(question, kind, focus, slot, unit, before, after, measure)
+    alias = kind == "name" and not re.search(_TITLE, question)
+    return QuestionAnalysis(question, kind, focus, slot, unit, before, after, measure, alias)
 
 
 def _measure(question: str) -> str:

@@ -104,15 +104,22 @@ class Span:
     fit: float  # 1.0: exactly the asked-for form; 0.5: the right kind, a looser form
 
 
-def spans(text: str, kind: str, unit: str = "", entities: list[Entity] | None = None) -> list[Span]:
+def spans(
+    text: str,
+    kind: str,
+    unit: str = "",
+    entities: list[Entity] | None = None,
+    alias: bool = False,
+) -> list[Span]:
     """`entities`: the text's people, places and organisations when known (read
-    from the passage's chunk, ingest/entities.py); else they are tagged here."""
+    from the passage's chunk, ingest/entities.py); else they are tagged here.
+    `alias`: the name asked for is another name of something ("又叫什么")."""
     if kind == "number":
         return _numbers(text, unit)
     if kind == "date":
         return [Span(m.group(), m.start(), 1.0) for m in DATE.finditer(text)]
     if kind == "name":
-        return _names(text)
+        return _names(text, alias)
     if kind in _TAG_TYPES:
         found = tag_entities(text) if entities is None else entities
         return [Span(e.text, e.start, KINDS[e.kind][1]) for e in found if KINDS[e.kind][0] == kind]
@@ -139,7 +146,11 @@ def _numbers(text: str, unit: str) -> list[Span]:
     return found
 
 
-def _names(text: str) -> list[Span]:
-    found = [Span(m.group(), m.start(), 1.0) for m in QUOTED.finditer(text)]
-    found += [Span(m.group(1), m.start(1), 0.8) for m in _NAMED_AFTER.finditer(text)]
+def _names(text: str, alias: bool) -> list[Span]:
+    """Quoted names, and names after a naming verb (又名, 简称, 更名为). The asked-for
+    form fits best: a title is quoted (《童话》), another name follows its verb
+    ("或称内台航线", not the quoted 「自由航路」 further on)."""
+    quoted, named = (0.8, 1.0) if alias else (1.0, 0.8)
+    found = [Span(m.group(), m.start(), quoted) for m in QUOTED.finditer(text)]
+    found += [Span(m.group(1), m.start(1), named) for m in _NAMED_AFTER.finditer(text)]
     return found

@@ -214,6 +214,22 @@ def test_a_number_with_the_asked_unit_fits_best():
     assert fits["3辆"] > fits["12公里"] > fits["935"]
 
 
+@pytest.mark.parametrize(
+    ("question", "best", "other"),
+    [
+        # asked for another name: the one after its naming verb
+        ("内台航路也叫什么？", "内台航线", "「自由航路」"),
+        # asked for a title: the quoted one
+        ("指定演唱的是哪首歌？", "「自由航路」", "内台航线"),
+    ],
+)
+def test_a_name_in_the_asked_for_form_fits_best(question, best, other):
+    q = analyse(question)
+    text = "内台航路，或称内台航线，分为「命令航路」和「自由航路」两种。"
+    fits = {s.text: s.fit for s in spans(text, q.type, q.asked_unit, alias=q.alias)}
+    assert q.type == "name" and fits[best] == 1.0 > fits[other]
+
+
 def test_a_time_fits_a_count_question_less_than_another_quantity():
     """ "帮多少劳动者就业" names no unit: "22万余人" may be its answer, "连续3年"
     and "2023年" say when and how long. A question asking a time names it."""
