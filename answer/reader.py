@@ -426,8 +426,10 @@ def _without_question(span: Span, q: QuestionAnalysis) -> Span | None:
     if q.type == "number":
         return span  # "130多万人次" for "多少人次": a number keeps its unit
     # Only after it: the words before it name what is asked about, and an
-    # answer may well share them ("凉茶店" for "凉茶舖又叫什么").
-    end = next((n for n in range(len(text) - 1, 1, -1) if text[-n:] in q.after), 0)
+    # answer may well share them ("凉茶店" for "凉茶舖又叫什么"). Nor the word
+    # right after the asking phrase: it names the kind asked for, which the
+    # answer may end with ("耶鲁大学" for "毕业于哪所大学").
+    end = next((n for n in range(len(text) - 1, 1, -1) if text[-n:] in q.after[1:]), 0)
     kept = text[: len(text) - end]
     return Span(kept, span.start, span.fit) if len(kept) > 1 or kept.isdigit() else None
 

@@ -279,6 +279,8 @@ def test_the_name_a_question_asks_about_is_not_its_answer():
         ("她于哪一年的2月14日发行专辑？", "她于2006年2月14日发行专辑。", "2006年", "2006年2月14日"),
         # the words before it stay: an answer may share them with its subject
         ("凉茶舖又叫什么？", "凉茶舖，又名凉茶店，是售卖凉茶的商店。", "凉茶店", "店"),
+        # the kind asked for, right after the asking phrase, stays
+        ("他毕业于哪所大学？", "他曾在耶鲁大学读书。", "耶鲁大学", "耶鲁"),
         # a number keeps its unit even when the question names it
         ("服务了多少人次？", "共服务130多万人次。", "130多万人次", "130多万"),
     ],
