@@ -96,6 +96,7 @@ _MEASURE_RULES = tuple(
     (name, re.compile(pattern))
     for name, pattern in (
         ("比例", r"率|比例|比重|占比|百分之"),
+        ("人数", r"人数|人次"),
         ("年龄", r"几岁|多大年纪|年龄|岁数|时多大"),
         ("面积", r"面积|占地"),
         ("时长", r"多久|多长时间|有效期|期限|花期|历时|任期|寿命"),
@@ -107,6 +108,8 @@ _MEASURE_RULES = tuple(
         ("金额", r"多少钱|价格|售价|票价|费用|斥资|花费|造价|工资|收入|奖金"),
     )
 )
+# The last character of a noun naming people: 职工, 劳动者, 会员, 用户, 运动员.
+_PEOPLE = tuple("人员者工师生民手士户客众友")
 # People type quotes loosely ("“吾无汗马劳…。"这句话"): any closing mark closes.
 _QUOTED = re.compile(f"[{OPENING_QUOTES}]([^{CLOSING_QUOTES}]{{1,30}})[{CLOSING_QUOTES}]")
 # "哪几个园" asks which ones, not how many: the items are named, not counted.
@@ -186,7 +189,18 @@ def analyse(question: str) -> QuestionAnalysis:
 
 
 def _measure(question: str) -> str:
-    return next((name for name, rule in _MEASURE_RULES if rule.search(question)), "")
+    found = next((name for name, rule in _MEASURE_RULES if rule.search(question)), "")
+    return found or ("人数" if _counts_people(tagged(question)) else "")
+
+
+def _counts_people(words: tuple[tuple[str, str], ...]) -> bool:
+    """How many of some people: the first noun within three words after 多少/几
+    names people by its last character ("多少职工", "多少注册用户", "几名运动员")."""
+    for i, (word, _) in enumerate(words):
+        if word in ("多少", "几"):
+            noun = next((w for w, flag in words[i + 1 : i + 4] if flag == "n"), "")
+            return noun.endswith(_PEOPLE)
+    return False
 
 
 def _around_asking(question: str) -> tuple[str, str]:

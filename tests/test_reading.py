@@ -108,6 +108,11 @@ def test_the_unit_a_count_asks_for():
         ("条约的有效期是多长时间？", "时长"),  # a time before a length
         ("他当选时多大？", "年龄"),
         ("公司斥资多少钱收购了这个品牌？", "金额"),
+        # a count of people: written, or a noun naming people after 多少
+        ("见面会在线观看人数有多少？", "人数"),
+        ("北京有多少职工在沟通会现场申请入会？", "人数"),
+        ("平台有多少注册用户？", "人数"),
+        ("集体协议覆盖了多少企业？", ""),
         ("这座公园有多少亩？", ""),  # a unit is written: the unit decides
         ("这座公园在哪里？", ""),  # not a number question
     ],
