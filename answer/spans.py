@@ -79,6 +79,12 @@ _ERA_DATE = (
 )
 # A date or a range of dates ("2009年9月27日-10月9日", "1984年至1985年").
 DATE = re.compile(rf"{_ERA_DATE}|(?:{_ONE_DATE})(?:\s*[-—–~～至到]\s*(?:{_ONE_DATE}))?")
+# A festival as the time of year ("2020年“五一”前夕"); one that opens a compound
+# is part of a name ("五一劳动奖章"), so a time word or a mark must follow it.
+HOLIDAY = re.compile(
+    r"[“「]?(?:元旦|春节|元宵|清明|五一|劳动节|端午|七夕|中秋|国庆|重阳|除夕|圣诞)节?[”」]?"
+    r"(?=[前后期当假之，。、；：,.;:）)]|$)"
+)
 # The marks that quote a title or a name, opening and closing.
 QUOTE_PAIRS = ("《》", "“”", "「」", "『』", '""')
 OPENING_QUOTES = "".join(pair[0] for pair in QUOTE_PAIRS)
@@ -118,7 +124,8 @@ def spans(
     if kind == "number":
         return _numbers(text, unit)
     if kind == "date":
-        return [Span(m.group(), m.start(), 1.0) for m in DATE.finditer(text)]
+        found = [Span(m.group(), m.start(), 1.0) for m in DATE.finditer(text)]
+        return found + [Span(m.group(), m.start(), 0.7) for m in HOLIDAY.finditer(text)]
     if kind == "name":
         return _names(text, alias)
     if kind in _TAG_TYPES:

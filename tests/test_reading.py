@@ -201,6 +201,9 @@ def test_the_gap_the_question_leaves_in_a_sentence(question, sentence, gap):
         # an era's year with the common-era year after it; centuries and decades in words
         ("近清于天正16年（1588年）去世", "date", "", ["天正16年（1588年）"]),
         ("写成于二十世纪初期，改建于1990年代以后", "date", "", ["二十世纪初期", "1990年代"]),
+        # a festival as the time of year, but not one opening a name
+        ("每年“五一”前夕举办，国庆节期间开放", "date", "", ["“五一”", "国庆节"]),
+        ("荣获全国五一劳动奖章", "date", "", []),
         ("出版了第一部诗集《人象石柱》", "name", "", ["《人象石柱》"]),
         ("主题曲『铃儿响叮当』由他演唱", "name", "", ["『铃儿响叮当』"]),
         ("牛佬，原名文启明，香港漫画家", "name", "", ["文启明"]),
