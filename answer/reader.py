@@ -36,7 +36,7 @@ from answer.records import Citation
 from answer.spans import QUOTE_MARKS, Span, spans
 from index.searcher import Hit
 from ingest.entities import Entity, read_entities, tag_entities
-from ingest.sentences import sentence_spans, split_sentences
+from ingest.sentences import sentence_spans
 
 # Clauses end at ，；： (full or half width), but not inside a number ("2,173", "11:00").
 _CLAUSE = re.compile(r"(?:[^，,：:；;。！？!?]|(?<=\d)[,:](?=\d))+[，,：:；;。！？!?]*")
@@ -175,7 +175,7 @@ def candidates_of(
     for i, hit in enumerate(hits):
         text = hit.chunk.text
         named = passage_entities(text, hit.chunk.entities) if with_entities else None
-        for pos, (start, end) in enumerate(sentence_spans(text)):
+        for pos, (start, end) in enumerate(passage_sentences(text)):
             if only is not None and (i, pos) not in only:
                 continue
             sentence = text[start:end]
@@ -194,6 +194,14 @@ def candidates_of(
                     if len(c) >= 4
                 ]
     return found
+
+
+@lru_cache(maxsize=4096)
+def passage_sentences(text: str) -> tuple[tuple[int, int], ...]:
+    """(start, end) of the passage's sentences, split once per passage: a
+    question reads them for its candidates, its quote and its enumerations,
+    and the next question often reads the same passages."""
+    return tuple(sentence_spans(text))
 
 
 @lru_cache(maxsize=4096)
@@ -285,8 +293,9 @@ class Reader:
             if c.hit_index == best.hit_index and c.sentence not in {d.sentence for d in chosen}:
                 chosen.append(c)
         passage = hits[best.hit_index]
-        sentences = split_sentences(passage.chunk.text)
-        return [(sentences[p], passage) for p in _bridged([c.position for c in chosen])]
+        text = passage.chunk.text
+        at = passage_sentences(text)
+        return [(text[slice(*at[p])], passage) for p in _bridged([c.position for c in chosen])]
 
     # -- features (also used by eval.fit to build training data) ------------
 
@@ -508,7 +517,7 @@ def _enumeration(sentence: str, passage: str) -> list[str]:
         return []
     family = opened.groups()
     items = []
-    for start, end in sentence_spans(passage):
+    for start, end in passage_sentences(passage):
         item = _ENUMERATOR.match(passage[start:end])
         if item and item.groups() == family:
             items.append(passage[start:end])
