@@ -267,7 +267,7 @@ class MilvusStorage:
         if manifest.get("format_version") != MILVUS_FORMAT:
             raise ManifestMismatch(
                 f"{self.where} 的索引格式版本是 {manifest.get('format_version')}，"
-                f"本程序需要 {MILVUS_FORMAT}。请重新建索引：{hint} --rebuild"
+                f"本程序需要 {MILVUS_FORMAT}。请重新建索引：{hint}"
             )
         return manifest
 
@@ -353,7 +353,7 @@ class MilvusStorage:
         if missing:
             raise ManifestMismatch(
                 f"{self.where} 缺少 {len(missing)} 个段落的向量（上次写入可能被中断）。"
-                f"请重新建索引：{self.rebuild_hint} --rebuild"
+                f"请重新建索引：{self.rebuild_hint}"
             )
         return found
 

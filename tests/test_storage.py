@@ -5,14 +5,15 @@ Milvus runs as Milvus Lite (the real engine, embedded); the server-only part
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 import pytest
 
-from errors import BackendUnavailable, IndexNotFound
+from errors import BackendUnavailable, IndexNotFound, ManifestMismatch
 from index.build import update_index
-from index.milvus import MilvusStorage, _Names, collection_base
+from index.milvus import _MANIFEST, MILVUS_FORMAT, MilvusStorage, _Names, collection_base
 from index.storage import storage_for
 from ingest.entities import find_entities
 from ingest.sentences import split_sentences
@@ -149,6 +150,26 @@ def test_milvus_lite_writes_a_new_generation_each_time(tmp_path):
     build(settings, CASE, extra, rebuild=True)
     live = set(storage._physical().all())
     assert {n for n in client.list_collections() if n.startswith("ghqa_index_g")} == live
+
+
+def test_a_milvus_index_of_another_format_is_refused_then_rebuilt_by_a_plain_build(tmp_path):
+    """The message names the build command as it is: a build that cannot reuse
+    the index embeds everything into a new generation, no --rebuild needed."""
+    settings = backend_settings(tmp_path / "data", "milvus")
+    build(settings, CASE)
+    storage = MilvusStorage(settings)
+    manifest = storage.read_manifest() | {"format_version": "milvus-0"}
+    storage._calls.client.alter_collection_properties(
+        storage._physical().chunks, properties={_MANIFEST: json.dumps(manifest)}
+    )
+    with pytest.raises(ManifestMismatch) as refused:
+        storage.read_manifest()
+    message = str(refused.value)
+    assert message.endswith(storage.rebuild_hint) and "--rebuild" not in message
+    report, _ = build(settings, CASE)
+    assert report.embedded == 36 and report.full_rebuild_reason
+    assert storage.read_manifest()["format_version"] == MILVUS_FORMAT
+    assert len(storage.open()) == 36
 
 
 def test_milvus_lite_bm25_statistics_are_per_segment(tmp_path):
