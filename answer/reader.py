@@ -427,8 +427,8 @@ def _without_question(span: Span, q: QuestionAnalysis) -> Span | None:
     """The span without the question's own words at its edges: a piece of the
     question after its asking phrase that ends the span ("莫斯科附近" for "部署在
     哪个区域附近" -> 莫斯科; "2006年2月14日" for "哪一年的2月14日" -> 2006年).
-    None: nothing else
-    is left ("「牛佬」" of "牛佬原名叫什么" is what it asks about, not its answer)."""
+    None: nothing else is left ("「牛佬」" of "牛佬原名叫什么" is what it asks
+    about, not its answer)."""
     text = span.text
     if text.strip(QUOTE_MARKS) in q.text:
         return None
