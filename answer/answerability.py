@@ -49,6 +49,8 @@ TOP_PASSAGES = 3
 _ASKING = re.compile(r"[哪几啥谁怎]|什么|多少|如何|是否|多[长大高远久重宽深厚]")
 # "哪两种" and "哪五个" ask for a list; the tokenizer splits off the count, which the
 # passage does not repeat (it names the items).
+_PREPOSITIONS = "在从于向对把被将给"
+_LOCATIVES = "里中内上下外"
 _COUNT = re.compile(r"[\d一二两三四五六七八九十百千]+[个种项类名家位条件批所支届次]")
 
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]+\b")
@@ -166,6 +168,16 @@ class AnswerabilityJudge:
         only inside "800余件", so its count of passages says nothing."""
         return len(term) > 1 and term not in read and self._collection.doc_freq(term) == 0
 
+    def _bare(self, word: str) -> str:
+        """A word no passage holds without the preposition before it or the
+        locative after it, which jieba's dictionary keeps inside some words:
+        "在建设中" asks about 建设, "园里" about 园 (one character: no evidence
+        either way). A word passages hold stays whole (集中, 网上)."""
+        if len(word) < 2 or self._collection.doc_freq(word):
+            return word
+        bare = word[1:] if word[0] in _PREPOSITIONS and len(word) > 2 else word
+        return bare[:-1] if bare[-1] in _LOCATIVES else bare
+
     def _known_pieces(self, word: str) -> list[str]:
         """A word no passage holds, cut into the longest words passages do hold,
         when one of them covers most of it. jieba's HMM glues a name its
@@ -205,7 +217,7 @@ class AnswerabilityJudge:
         previous = ""
         words = _unknown_names_whole(jieba.lcut(question.lower()))
         if known_pieces:
-            words = [piece for w in words for piece in self._known_pieces(w)]
+            words = [piece for w in words for piece in self._known_pieces(self._bare(w))]
         for word in words:
             # "建了" asks about "建": aspect particles are not evidence.
             term = word[:-1] if len(word) > 1 and word[-1] in "了过着" else word
