@@ -166,7 +166,12 @@ class AnswerabilityJudge:
         and not the text of the passages read (the index may cut it otherwise:
         "锦地罗是" into 锦地/罗是). Single characters are left out: BM25 keeps "件"
         only inside "800余件", so its count of passages says nothing."""
-        return len(term) > 1 and term not in read and self._collection.doc_freq(term) == 0
+        return (
+            len(term) > 1
+            and term not in read
+            and self._collection.doc_freq(term) == 0
+            and not _abbreviates(term, read)
+        )
 
     def _bare(self, word: str) -> str:
         """A word no passage holds without the preposition before it or the
@@ -233,6 +238,19 @@ class AnswerabilityJudge:
                 continue
             weights[term] = math.log(1 + n / (df + 0.5))
         return weights
+
+
+def _abbreviates(term: str, read: str) -> bool:
+    """A two-character word that shortens words of the passages read, its
+    characters in order a few apart: 日活 for 日均活跃, 川工 for 四川工会."""
+    return (
+        len(term) == 2
+        and CJK_CHAR.match(term) is not None
+        and (
+            re.search(f"{re.escape(term[0])}[^，。；！？\\n]{{1,2}}{re.escape(term[1])}", read)
+            is not None
+        )
+    )
 
 
 def passages_text(hits: list[Hit]) -> str:

@@ -235,6 +235,11 @@ def test_words_no_passage_holds_are_measured(service):
     # A word the index counts under other cuts is not unseen when the passages read hold it.
     assert service.judge._unseen("鸭嘴兽", "")
     assert not service.judge._unseen("鸭嘴兽", "澳洲的鸭嘴兽是")
+    # Nor a two-character shortening of words they hold (日活 for 日均活跃),
+    # though its characters farther apart or across a sentence say nothing.
+    assert not service.judge._unseen("日活", "日均活跃用户超过50万")
+    assert service.judge._unseen("日活", "每日均衡地开展活动")
+    assert service.judge._unseen("日活", "第二日。活动")
 
 
 def test_a_name_glued_to_the_next_word_is_found(service):
