@@ -49,9 +49,12 @@ TOP_PASSAGES = 3
 _ASKING = re.compile(r"[哪几啥谁怎]|什么|多少|如何|是否|多[长大高远久重宽深厚]")
 # "哪两种" and "哪五个" ask for a list; the tokenizer splits off the count, which the
 # passage does not repeat (it names the items).
+_COUNT = re.compile(r"[\d一二两三四五六七八九十百千]+[个种项类名家位条件批所支届次]")
+
+# What jieba's dictionary keeps inside some words around the one asked about
+# (在建设中, 园里): looked for without them when no passage holds the whole.
 _PREPOSITIONS = "在从于向对把被将给"
 _LOCATIVES = "里中内上下外"
-_COUNT = re.compile(r"[\d一二两三四五六七八九十百千]+[个种项类名家位条件批所支届次]")
 
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]+\b")
 # A number that picks out one thing: a year or a count in digits, an edition or
@@ -164,7 +167,8 @@ class AnswerabilityJudge:
     def _unseen(self, term: str, read: str) -> bool:
         """No passage holds the word: none of the index's, counted by its words,
         and not the text of the passages read (the index may cut it otherwise:
-        "锦地罗是" into 锦地/罗是). Single characters are left out: BM25 keeps "件"
+        "锦地罗是" into 锦地/罗是), nor shortened from words they hold (日活 for
+        日均活跃, `_abbreviates`). Single characters are left out: BM25 keeps "件"
         only inside "800余件", so its count of passages says nothing."""
         return (
             len(term) > 1
@@ -241,16 +245,13 @@ class AnswerabilityJudge:
 
 
 def _abbreviates(term: str, read: str) -> bool:
-    """A two-character word that shortens words of the passages read, its
-    characters in order a few apart: 日活 for 日均活跃, 川工 for 四川工会."""
-    return (
-        len(term) == 2
-        and CJK_CHAR.match(term) is not None
-        and (
-            re.search(f"{re.escape(term[0])}[^，。；！？\\n]{{1,2}}{re.escape(term[1])}", read)
-            is not None
-        )
-    )
+    """A two-character word that shortens words of the passages read: its
+    characters in order, one or two apart within a sentence (日活 for 日均活跃,
+    川工 for 四川省总工会)."""
+    if len(term) != 2 or not CJK_CHAR.match(term):
+        return False
+    first, second = map(re.escape, term)
+    return re.search(f"{first}[^，。；！？\n]{{1,2}}{second}", read) is not None
 
 
 def passages_text(hits: list[Hit]) -> str:
