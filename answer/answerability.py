@@ -52,8 +52,9 @@ _ASKING = re.compile(r"[哪几啥谁怎]|什么|多少|如何|是否|多[长大�
 _COUNT = re.compile(r"[\d一二两三四五六七八九十百千]+[个种项类名家位条件批所支届次]")
 
 # What jieba's dictionary keeps inside some words around the one asked about
-# (在建设中, 园里): looked for without them when no passage holds the whole.
+# (在建设中, 园里, 此剧): looked for without them when no passage holds the whole.
 _PREPOSITIONS = "在从于向对把被将给"
+_POINTING = "此该其这那"  # "此剧的制作人": the drama the passage is about
 _LOCATIVES = "里中内上下外"
 
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]+\b")
@@ -178,13 +179,15 @@ class AnswerabilityJudge:
         )
 
     def _bare(self, word: str) -> str:
-        """A word no passage holds without the preposition before it or the
-        locative after it, which jieba's dictionary keeps inside some words:
-        "在建设中" asks about 建设, "园里" about 园 (one character: no evidence
-        either way). A word passages hold stays whole (集中, 网上)."""
+        """A word no passage holds without the preposition or the pointing word
+        before it or the locative after it, which jieba's dictionary keeps inside
+        some words: "在建设中" asks about 建设; "园里" about 园 and "此剧" about 剧
+        (one character: no evidence either way). A word passages hold stays
+        whole (集中, 网上)."""
         if len(word) < 2 or self._collection.doc_freq(word):
             return word
-        bare = word[1:] if word[0] in _PREPOSITIONS and len(word) > 2 else word
+        points = word[0] in _POINTING or (word[0] in _PREPOSITIONS and len(word) > 2)
+        bare = word[1:] if points else word
         return bare[:-1] if bare[-1] in _LOCATIVES else bare
 
     def _known_pieces(self, word: str) -> list[str]:

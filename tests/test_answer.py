@@ -257,6 +257,9 @@ def test_a_name_glued_to_the_next_word_is_found(service):
     nx = weights("宁夏一地六园里还有哪几个园在建设中？", known_pieces=True)
     assert "建设" in nx and not {"在建设中", "园里"} & set(nx)
     assert "集中" in weights("集中开展了哪些活动？", known_pieces=True)
+    # Nor does "此剧" (the drama the passage is about) count as a missing word.
+    assert "此剧" in weights("此剧的制作人是谁？")
+    assert "此剧" not in weights("此剧的制作人是谁？", known_pieces=True)
 
 
 @pytest.mark.parametrize(
