@@ -66,6 +66,10 @@ def test_every_documented_example_gets_its_type(kind, example):
         ("这条路的名称为什么又改了？", "reason"),
         ("这首歌收录在哪张专辑？", "name"),
         ("这首歌是在哪里录制的？", "place"),
+        # "在哪些" asks for several places or ways: a list, not one place in bold.
+        ("此鱼分布在哪些地区？", "list"),
+        ("其重要性体现在哪些方面？", "list"),
+        ("会议在哪举行？", "place"),
     ],
 )
 def test_answer_types(question, kind):
