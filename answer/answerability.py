@@ -186,9 +186,9 @@ class AnswerabilityJudge:
         whole (集中, 网上)."""
         if len(word) < 2 or self._collection.doc_freq(word):
             return word
-        points = word[0] in _POINTING or (word[0] in _PREPOSITIONS and len(word) > 2)
-        bare = word[1:] if points else word
-        return bare[:-1] if bare[-1] in _LOCATIVES else bare
+        opened = word[0] in _POINTING or (word[0] in _PREPOSITIONS and len(word) > 2)
+        bare = word[1:] if opened else word
+        return bare[:-1] if len(bare) > 1 and bare[-1] in _LOCATIVES else bare
 
     def _known_pieces(self, word: str) -> list[str]:
         """A word no passage holds, cut into the longest words passages do hold,

@@ -16,8 +16,9 @@ import re
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
-from answer.spans import CLOSING_QUOTES, OPENING_QUOTES
+from answer.spans import CLOSING_QUOTES, OPENING_QUOTES, Span, spans
 from answer.tagger import question_tagger
+from ingest.entities import Entity
 
 _TITLE = r"哪[一]?[部首张本篇]"
 # (type, pattern, example). Order matters: "哪一年" is a date before it is a
@@ -148,6 +149,11 @@ class QuestionAnalysis:
     def asked_unit(self) -> str:
         """The unit, else the kind of quantity: what a number answering must end in."""
         return self.unit or self.measure
+
+    def spans_in(self, text: str, entities: tuple[Entity, ...] | None = None) -> list[Span]:
+        """The spans of `text` of the type asked for, each with how well it fits
+        the form asked (the unit, the kind of quantity, another name or a title)."""
+        return spans(text, self.type, self.asked_unit, entities, self.alias)
 
 
 def answer_type(question: str) -> str:

@@ -33,7 +33,7 @@ from answer.align import align
 from answer.fitted import LogisticModel, RankingModel, load_model, load_ranker
 from answer.question import QuestionAnalysis
 from answer.records import Citation
-from answer.spans import QUOTE_MARKS, Span, spans
+from answer.spans import QUOTE_MARKS, Span
 from index.searcher import Hit
 from ingest.entities import Entity, read_entities, tag_entities
 from ingest.sentences import sentence_spans
@@ -248,7 +248,7 @@ class Reader:
         ranked_scores = tuple(float(scores[i]) for i in order)
         short, typed, short_from = "", False, -1
         if q.wants_span:
-            typed = bool(spans(ranked[0].text, q.type, q.asked_unit, ranked[0].entities, q.alias))
+            typed = bool(q.spans_in(ranked[0].text, ranked[0].entities))
             options, sx = self.span_features(q, ranked[:_SPAN_CANDIDATES], ranked_scores)
             if options:
                 probability = self.span_model.probability(sx)
@@ -348,7 +348,7 @@ class Reader:
                     float(bool(focus) and _defines(opening, focus)),
                 )
             sentence_cov, focus_share, opens_with_focus, defines_focus = of_sentence[key]
-            typed = spans(c.text, q.type, q.asked_unit, c.entities, q.alias) if q.wants_span else []
+            typed = q.spans_in(c.text, c.entities) if q.wants_span else []
             aligned = align(c.text, q.before, q.after)
             slot_at = _found_at(c.text, q.slot) if typed else []
             slot = share_of(q.slot, c.text)
@@ -393,7 +393,7 @@ class Reader:
         describes it more closely (fewer rival spans, nearer slot words)."""
         options, rows = [], []
         for rank, (c, score) in enumerate(zip(ranked, scores, strict=False)):
-            found = spans(c.text, q.type, q.asked_unit, c.entities, q.alias)
+            found = q.spans_in(c.text, c.entities)
             typed = [s for s in (_without_question(s, q) for s in found) if s]
             gap = align(c.text, q.before, q.after).gap
             gap = gap and _without_question(gap, q)
