@@ -35,7 +35,7 @@ import jieba
 import numpy as np
 
 from answer.fitted import LogisticModel, load_model
-from answer.question import CJK_CHAR, QuestionAnalysis, function_words, tagged
+from answer.question import ASKING, CJK_CHAR, QuestionAnalysis, function_words, tagged
 from answer.reader import Reading, share_of
 from answer.spans import spans
 from index.bm25 import is_content_word
@@ -44,9 +44,6 @@ from index.places import CJK_WORD, dictionary_spellings, pinyin_spellings, spell
 from index.searcher import Hit
 
 TOP_PASSAGES = 3
-# Words that frame a question rather than name what it is about: "哪一年",
-# "几位", "干什么", "多长" ask for the answer, which the passage states in other words.
-_ASKING = re.compile(r"[哪几啥谁怎]|什么|多少|如何|是否|多[长大高远久重宽深厚]")
 # "哪两种" and "哪五个" ask for a list; the tokenizer splits off the count, which the
 # passage does not repeat (it names the items).
 _COUNT = re.compile(r"[\d一二两三四五六七八九十百千]+[个种项类名家位条件批所支届次]")
@@ -88,7 +85,9 @@ _UNIT_CANDIDATES = 8  # best candidates searched for a number with the asked uni
 
 
 def is_question_frame(term: str) -> bool:
-    return term in function_words() or bool(_ASKING.search(term))
+    """Words that frame a question rather than name what it is about: "哪一年",
+    "几位", "干什么", "多长" ask for the answer, which the passage states in other words."""
+    return term in function_words() or bool(ASKING.search(term))
 
 
 @dataclass(frozen=True)
@@ -236,7 +235,7 @@ class AnswerabilityJudge:
             asked, previous = previous, term
             if not is_content_word(term) or is_question_frame(term):
                 continue
-            if _ASKING.search(asked) and _COUNT.fullmatch(term):
+            if ASKING.search(asked) and _COUNT.fullmatch(term):
                 continue
             if any(p in term for p in places):
                 continue

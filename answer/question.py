@@ -82,13 +82,14 @@ SHORT_TYPES = frozenset({"number", "date", "person", "place", "organisation", "n
 
 # The words that ask; they never appear in the passage that answers.
 ASKING = re.compile(
-    r"[哪几啥谁]|什么|多少|如何|怎么|怎样|是否|为什么|为何|何时|何地|何处|何人|吗$|呢$"
+    r"[哪几啥谁怎]|什么|多少|多[长大高远久重宽深厚]|如何|是否|为什么|为何|何时|何地|何处|何人|吗$|呢$"
 )
 # The whole asking phrase with its measure word ("哪位", "几辆", "什么地方"): the
 # question's text either side of it is what the answering sentence tends to repeat
 # around the answer ("交给了谁" -> "交给韩简子和原寿过").
 _ASKING_PHRASE = re.compile(
     r"(?:[哪几][一几]?|多少)[个位名家项次场件条种天人辆座所支届倍岁股部张本首年月日里儿些]?"
+    r"|多(?:长时间|[长大高远久重宽深厚])"
     r"|什么(?:地方|时候|人|样)?|怎么样?|怎样|如何|是否|为什么|为何|何(?:时|地|处|人)|[啥谁]"
 )
 # The kind of quantity a number question names without a unit. Order matters:

@@ -18,7 +18,8 @@ from ingest.entities import KINDS, Entity, tag_entities
 _DIGITS = r"\d+(?:[.,]\d+)*"
 # A range is one quantity: "70-80公里", "1至3月".
 _DIGIT_RANGE = rf"{_DIGITS}(?:\s*[-~～—–至到]\s*{_DIGITS})?"
-_HANZI_NUM = r"[零〇一二两三四五六七八九十百千万亿]+"
+# 半 counts too: "每半年举行一次", "半个月".
+_HANZI_NUM = r"[零〇一二两三四五六七八九十百千万亿半]+"
 _MAGNITUDE = r"(?:余|多)?(?:十|百|千|万|亿|万亿)?(?:余|多)?"
 UNITS = (
     "平方公里 平方千米 平方米 km² m² 公顷 公里 千米 km 厘米 毫米 米 公尺 公分 英里 英尺 英寸 哩 海里 "
@@ -56,6 +57,8 @@ MEASURES = {
     "人数": ("人次", "人", "名", "位", "户"),
 }
 _TIMES = (*MEASURES["时长"], "年代", "周年")
+# A year of the calendar ("2018年") says when, not how long or how many.
+_CALENDAR_YEAR = re.compile(r"(?:1\d|20)\d\d年")
 _UNIT = "|".join(sorted(map(re.escape, UNITS), key=len, reverse=True))
 _WORD_UNIT = "|".join(sorted(map(re.escape, set(UNITS) - _DIGITS_ONLY), key=len, reverse=True))
 _HAS_UNIT = re.compile(_UNIT)
@@ -140,10 +143,12 @@ def _numbers(text: str, unit: str) -> list[Span]:
     found = []
     for m in NUMBER.finditer(text):
         value = m.group()
-        if value.endswith(wanted):
+        if _CALENDAR_YEAR.fullmatch(value):
+            fit = 0.5
+        elif value.endswith(wanted):
             fit = 1.0
         elif value.endswith(_TIMES):
-            # "连续3年开展", "2023年": when and how long, not the count asked
+            # "连续3年开展": how long, not the count asked
             # for ("帮多少劳动者就业"); a question asking a time names it.
             fit = 0.5
         elif _HAS_UNIT.search(value):

@@ -83,6 +83,7 @@ def test_answer_types(question, kind):
         ("世宗大学的学费是多少万元？", ("世宗大学",), ("学费",), "万元"),
         ("世宗大学后来更名成什么？", ("世宗大学",), ("更名",), ""),
         ("东南C口通往什么地方？", ("东南C口",), ("通往", "地方"), ""),
+        ("北京的市级职工沟通会多久开一次？", ("北京",), ("沟通", "职工", "一次"), ""),
         ("《泡泡战士》由哪家公司开发？", ("泡泡战士",), ("公司", "开发"), ""),
         # quotes typed loosely: a closing mark of another pair still closes
         ('“泡泡战士"由哪家公司开发？', ("泡泡战士",), ("公司", "开发"), ""),
@@ -140,6 +141,9 @@ def test_a_number_in_a_unit_of_the_asked_kind_fits_best():
         ("长谷川町子从师于哪位漫画家？", "长谷川町子从师于", "漫画家"),
         ("935线使用几辆巴士？", "935线使用", "巴士"),
         ("什么是放线菌酮？", "", "是放线菌酮"),
+        # 多久, 多高 ask as 多少 does
+        ("北京的市级职工沟通会多久开一次？", "北京的市级职工沟通会", "开一次"),
+        ("这座塔有多高？", "这座塔有", ""),
         ("请介绍一下这个项目", "请介绍一下这个项目", ""),  # no asking phrase
     ],
 )
@@ -205,6 +209,8 @@ def test_the_gap_the_question_leaves_in_a_sentence(question, sentence, gap):
         # an era's year with the common-era year after it; centuries and decades in words
         ("近清于天正16年（1588年）去世", "date", "", ["天正16年（1588年）"]),
         ("写成于二十世纪初期，改建于1990年代以后", "date", "", ["二十世纪初期", "1990年代"]),
+        # 半 counts: "每半年", "半个月"
+        ("每半年举行一次，半个月后", "number", "", ["半年", "一次", "半个月"]),
         # a festival as the time of year, but not one opening a name
         ("每年“五一”前夕举办，国庆节期间开放", "date", "", ["“五一”", "国庆节"]),
         ("荣获全国五一劳动奖章", "date", "", []),
@@ -250,6 +256,9 @@ def test_a_time_fits_a_count_question_less_than_another_quantity():
     assert fits["22万余人"] > fits["3年"] == fits["2023年"]
     fits = {s.text: s.fit for s in spans(text, "number", "时长")}
     assert fits["3年"] > fits["22万余人"]
+    # A year of the calendar says when, not how long ("多久开一次").
+    fits = {s.text: s.fit for s in spans("自2018年开展以来，每半年举行一次", "number", "时长")}
+    assert fits["半年"] > fits["2018年"]
 
 
 @pytest.mark.parametrize(
