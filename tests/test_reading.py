@@ -70,6 +70,9 @@ def test_every_documented_example_gets_its_type(kind, example):
         ("此鱼分布在哪些地区？", "list"),
         ("其重要性体现在哪些方面？", "list"),
         ("会议在哪举行？", "place"),
+        # a country asked for in one character, or with 一个
+        ("威廉·狄尔泰是哪国的哲学家？", "place"),
+        ("他来自哪一个国家？", "place"),
     ],
 )
 def test_answer_types(question, kind):
