@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
+import jieba.posseg
 import numpy as np
 
 from answer.align import align
@@ -44,6 +45,7 @@ _CLAUSE = re.compile(r"(?:[^，,：:；;。！？!?]|(?<=\d)[,:](?=\d))+[，,：
 # sentence that answers nearly always repeats them.
 _QUESTION_NUMBER = re.compile(r"\d{2,}")
 _DEFINING = "是指即为"
+_ASKS_COUNTRY = re.compile(r"哪国|哪一?个?国家")
 _NOT_PAIRED = frozenset(" \t\n\r\u3000，。？、！：；,.?!:;（）()《》“”「」")
 SENTENCES_READ = 25  # of the passages' sentences, by cosine to the question
 CLAUSES_READ = 6  # of those, the nearest whose clauses are candidates too
@@ -394,7 +396,7 @@ class Reader:
         options, rows = [], []
         for rank, (c, score) in enumerate(zip(ranked, scores, strict=False)):
             found = q.spans_in(c.text, c.entities)
-            typed = [s for s in (_without_question(s, q) for s in found) if s]
+            typed = [_at_asked_level(s, q) for s in (_without_question(s, q) for s in found) if s]
             gap = align(c.text, q.before, q.after).gap
             gap = gap and _without_question(gap, q)
             slot_at, focus_at = _found_at(c.text, q.slot), _found_at(c.text, q.focus)
@@ -441,6 +443,17 @@ def _without_question(span: Span, q: QuestionAnalysis) -> Span | None:
     end = next((n for n in range(len(text) - 1, 1, -1) if text[-n:] in q.after[1:]), 0)
     kept = text[: len(text) - end]
     return Span(kept, span.start, span.fit) if len(kept) > 1 or kept.isdigit() else None
+
+
+def _at_asked_level(span: Span, q: QuestionAnalysis) -> Span:
+    """A country asked for is the country, not the district the passage names
+    after it: "新加坡欧南区" -> 新加坡, the first of the place's dictionary words."""
+    if q.type != "place" or not _ASKS_COUNTRY.search(q.text):
+        return span
+    words = jieba.posseg.lcut(span.text, HMM=False)
+    if len(words) > 1 and words[0].flag == "ns":
+        return Span(words[0].word, span.start, span.fit)
+    return span
 
 
 def _next_to_question(text: str, span: Span, q: QuestionAnalysis) -> float:

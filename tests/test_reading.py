@@ -312,12 +312,33 @@ def test_the_name_a_question_asks_about_is_not_its_answer():
 def test_a_short_answer_does_not_repeat_the_words_after_the_asking_phrase(
     question, passage, kept, dropped
 ):
-    reader = Reader(lambda hit: np.zeros((1, 2)), lambda q: {}, 3, RankingModel(("x",), ()))
-    q = analyse(question)
-    found = candidates_of([_hit(passage)], with_entities=True)
-    options, _ = reader.span_features(q, tuple(found), tuple(1.0 for _ in found))
-    texts = {span.text for span, _ in options}
+    texts = _span_options(question, passage)
     assert kept in texts and dropped not in texts
+
+
+@pytest.mark.parametrize(
+    ("question", "passage", "kept", "dropped"),
+    [
+        ("牛车水位于哪个国家？", "牛车水是新加坡欧南区的一个街区。", "新加坡", "新加坡欧南区"),
+        ("他是哪国人？", "他生于美国加利福尼亚州。", "美国", "美国加利福尼亚州"),
+        # one dictionary word stays whole
+        ("他是哪国人？", "他是马达加斯加共和国政治人物。", "马达加斯加共和国", "马达加斯加"),
+        # a place asked for at no level stays whole
+        ("牛车水在哪里？", "牛车水是新加坡欧南区的一个街区。", "新加坡欧南区", "新加坡"),
+    ],
+)
+def test_a_country_asked_for_is_the_country_not_the_district_after_it(
+    question, passage, kept, dropped
+):
+    texts = _span_options(question, passage)
+    assert kept in texts and dropped not in texts
+
+
+def _span_options(question: str, passage: str) -> set[str]:
+    reader = Reader(lambda hit: np.zeros((1, 2)), lambda q: {}, 3, RankingModel(("x",), ()))
+    found = candidates_of([_hit(passage)], with_entities=True)
+    options, _ = reader.span_features(analyse(question), tuple(found), tuple(1.0 for _ in found))
+    return {span.text for span, _ in options}
 
 
 def test_candidates_are_sentences_and_their_clauses():
