@@ -63,6 +63,10 @@ def test_every_documented_example_gets_its_type(kind, example):
         # 为什么 closing the question after a naming verb asks for a name, not a reason.
         ("这座医院后来改名为什么？", "name"),
         ("这种草药又称之为什么？", "name"),
+        # another name asked for by its kind: 艺名, 俗名, 原名 … (not 学名的…)
+        ("林郁智的艺名是什么？", "name"),
+        ("这种鱼的俗名是什么？", "name"),
+        ("学名的前半部是什么？", "definition"),
         ("这条路的名称为什么又改了？", "reason"),
         ("这首歌收录在哪张专辑？", "name"),
         ("这首歌是在哪里录制的？", "place"),
@@ -220,6 +224,7 @@ def test_the_gap_the_question_leaves_in_a_sentence(question, sentence, gap):
         ("出版了第一部诗集《人象石柱》", "name", "", ["《人象石柱》"]),
         ("主题曲『铃儿响叮当』由他演唱", "name", "", ["『铃儿响叮当』"]),
         ("牛佬，原名文启明，香港漫画家", "name", "", ["文启明"]),
+        ("林郁智，艺名纳豆，台湾艺人", "name", "", ["纳豆"]),
         ("2011年，首钢集团收购了股权", "organisation", "", ["首钢集团"]),
         ("没有数字的句子", "number", "", []),
         # cases are counted in 起, but "一起" is "together": 起 only after digits
