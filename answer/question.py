@@ -93,6 +93,7 @@ _ASKING_PHRASE = re.compile(
     r"|多(?:长时间|[长大高远久重宽深厚])"
     r"|什么(?:地方|时候|人|样)?|怎么样?|怎样|如何|是否|为什么|为何|何(?:时|地|处|人)|[啥谁]"
 )
+_COUNTRY = re.compile(r"哪国|哪一?个?国家")
 # The kind of quantity a number question names without a unit. Order matters:
 # "流失率有多高" is a rate before 多高 is a height, "多长时间" a time before a length.
 _MEASURE_RULES = tuple(
@@ -146,6 +147,12 @@ class QuestionAnalysis:
     @property
     def wants_span(self) -> bool:
         return self.type in SHORT_TYPES
+
+    @property
+    def asks_country(self) -> bool:
+        """A place question asking which country ("哪国", "哪个国家"): the country
+        answers, not a district of it."""
+        return self.type == "place" and bool(_COUNTRY.search(self.text))
 
     @property
     def asked_unit(self) -> str:

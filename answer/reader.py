@@ -45,7 +45,6 @@ _CLAUSE = re.compile(r"(?:[^，,：:；;。！？!?]|(?<=\d)[,:](?=\d))+[，,：
 # sentence that answers nearly always repeats them.
 _QUESTION_NUMBER = re.compile(r"\d{2,}")
 _DEFINING = "是指即为"
-_ASKS_COUNTRY = re.compile(r"哪国|哪一?个?国家")
 _NOT_PAIRED = frozenset(" \t\n\r\u3000，。？、！：；,.?!:;（）()《》“”「」")
 SENTENCES_READ = 25  # of the passages' sentences, by cosine to the question
 CLAUSES_READ = 6  # of those, the nearest whose clauses are candidates too
@@ -448,7 +447,7 @@ def _without_question(span: Span, q: QuestionAnalysis) -> Span | None:
 def _at_asked_level(span: Span, q: QuestionAnalysis) -> Span:
     """A country asked for is the country, not the district the passage names
     after it: "新加坡欧南区" -> 新加坡, the first of the place's dictionary words."""
-    if q.type != "place" or not _ASKS_COUNTRY.search(q.text):
+    if not q.asks_country:
         return span
     words = jieba.posseg.lcut(span.text, HMM=False)
     if len(words) > 1 and words[0].flag == "ns":
