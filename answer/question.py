@@ -21,6 +21,8 @@ from answer.tagger import question_tagger
 from ingest.entities import Entity
 
 _TITLE = r"哪[一]?[部首张本篇]"
+# A country asked for ("哪国的哲学家", "哪个国家"), which no district of it answers.
+_COUNTRY = r"哪国|哪一?[个座]?国家"
 # (type, pattern, example). Order matters: "哪一年" is a date before it is a
 # "哪" list, and "是否" a yes/no before anything else.
 TYPE_RULES: tuple[tuple[str, str, str], ...] = (
@@ -52,7 +54,7 @@ TYPE_RULES: tuple[tuple[str, str, str], ...] = (
     ("name", _TITLE, "主题曲收录在哪张专辑？"),
     (
         "place",
-        r"哪里|哪儿|什么地方|何处|何地|在哪(?![些几])|哪国|哪一?[个座]?(?:国家|城市|省|市|县|地区|岛|州)|通往",
+        rf"哪里|哪儿|什么地方|何处|何地|在哪(?![些几])|{_COUNTRY}|哪一?[个座]?(?:城市|省|市|县|地区|岛|州)|通往",
         "东南C口通往什么地方？",
     ),
     # "哪五个", "哪几项": a list of things, before "几个" reads as a count.
@@ -93,7 +95,6 @@ _ASKING_PHRASE = re.compile(
     r"|多(?:长时间|[长大高远久重宽深厚])"
     r"|什么(?:地方|时候|人|样)?|怎么样?|怎样|如何|是否|为什么|为何|何(?:时|地|处|人)|[啥谁]"
 )
-_COUNTRY = re.compile(r"哪国|哪一?个?国家")
 # The kind of quantity a number question names without a unit. Order matters:
 # "流失率有多高" is a rate before 多高 is a height, "多长时间" a time before a length.
 _MEASURE_RULES = tuple(
@@ -152,7 +153,7 @@ class QuestionAnalysis:
     def asks_country(self) -> bool:
         """A place question asking which country ("哪国", "哪个国家"): the country
         answers, not a district of it."""
-        return self.type == "place" and bool(_COUNTRY.search(self.text))
+        return self.type == "place" and bool(re.search(_COUNTRY, self.text))
 
     @property
     def asked_unit(self) -> str:

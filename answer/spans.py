@@ -11,6 +11,7 @@ the answer is decided by the fitted span model in `reader.py`, not here.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ingest.entities import KINDS, Entity, tag_entities
@@ -118,7 +119,7 @@ def spans(
     text: str,
     kind: str,
     unit: str = "",
-    entities: list[Entity] | None = None,
+    entities: Sequence[Entity] | None = None,
     alias: bool = False,
 ) -> list[Span]:
     """`entities`: the text's people, places and organisations when known (read
