@@ -140,10 +140,11 @@ class Settings(BaseSettings):
         "cut-off `python -m eval.fit` chose (answer/models/answerability.json).",
     )
     answer_sentences: int = Field(
-        default=3,
+        default=6,
         ge=1,
-        le=6,
-        description="Sentences in an extractive answer; one fewer under a short answer.",
+        le=10,
+        description="Most sentences an extractive answer quotes; the fitted quote model "
+        "(answer/quoting.py) picks which, usually fewer.",
     )
     max_question_chars: int = Field(default=500, ge=20, description="Longer questions are cut.")
 

@@ -9,8 +9,8 @@ the numbers the question names, a span of the expected answer type near a slot
 word, how much of the question's text around its asking phrase it repeats
 (answer/align.py), its passage's rank — and ranked by a LightGBM
 learning-to-rank model fitted on labelled questions of two corpora (`python -m
-eval.fit`). The answer quotes, word for word, the best candidate's sentence and
-the next best of the same passage, followed by the [n] of that passage.
+eval.fit`). What the answer quotes around the best candidate is
+answer/quoting.py's choice.
 
 When the question asks for a number, date, person, place, organisation or
 name, the typed spans of the best candidates (and the gap the question's words
@@ -33,7 +33,6 @@ import numpy as np
 from answer.align import align
 from answer.fitted import LogisticModel, RankingModel, load_model, load_ranker
 from answer.question import QuestionAnalysis
-from answer.records import Citation
 from answer.spans import QUOTE_MARKS, Span
 from index.searcher import Hit
 from ingest.entities import Entity, read_entities, tag_entities
@@ -48,14 +47,8 @@ _DEFINING = "是指即为"
 _NOT_PAIRED = frozenset(" \t\n\r\u3000，。？、！：；,.?!:;（）()《》“”「」")
 SENTENCES_READ = 25  # of the passages' sentences, by cosine to the question
 CLAUSES_READ = 6  # of those, the nearest whose clauses are candidates too
-# A sentence that opens an item of an enumeration ("一是…", "其二，…", "第三，…"),
-# the way official documents list measures: the group names the enumeration's family.
-_ENUMERATOR = re.compile(
-    r"^[（(]?(?:[一二三四五六七八九十]+(是)|(其)[一二三四五六七八九十]|(第)[一二三四五六七八九十]+[，,、：:是])"
-)
 # Questions whose answer is such an enumeration ("是哪三性", "有哪些措施"): all of it.
 _ENUMERATING_TYPES = frozenset({"list", "method"})
-MAX_ITEMS = 8
 _SPAN_CANDIDATES = 8  # best candidates whose spans are considered for the short answer
 # Answer types whose spans come from word tags, which miss unknown names.
 _GAP_TYPES = frozenset({"person", "place", "organisation", "name"})
@@ -127,6 +120,7 @@ class Reading:
     typed: bool = False  # the best candidate holds a span of the expected type
     short_from: int = -1  # the passage (hit index) the short answer was read in
     lists: bool = False  # the question asks for a list or a way: quote enumerations whole
+    wants_span: bool = False  # the question asks for a typed fact
 
     @property
     def best(self) -> float:
@@ -159,6 +153,7 @@ class Reading:
             self.typed,  # the best candidate's passage comes first, so it is kept
             short_from if still_read else -1,
             self.lists,
+            self.wants_span,
         )
 
 
@@ -227,7 +222,6 @@ class Reader:
         self,
         sentence_vectors: Callable[[Hit], np.ndarray],
         term_weights: Callable[[str], dict[str, float]],
-        max_sentences: int = 3,
         model: RankingModel | None = None,
         span_model: LogisticModel | None = None,
     ) -> None:
@@ -235,7 +229,6 @@ class Reader:
         computed when its passage was indexed (no model call here)."""
         self._sentence_vectors = sentence_vectors
         self._term_weights = term_weights
-        self._max_sentences = max_sentences
         self.model = model or load_ranker("reader", READER_FEATURES)
         self.span_model = span_model or load_model("spans", SPAN_FEATURES)
 
@@ -259,44 +252,7 @@ class Reader:
                     short = options[best][0].text
                     short_from = ranked[options[best][1]].hit_index
         lists = q.type in _ENUMERATING_TYPES
-        return Reading(ranked, ranked_scores, short, typed, short_from, lists)
-
-    def compose(self, reading: Reading, hits: list[Hit]) -> tuple[str, tuple[Citation, ...]]:
-        """The answer's text with [n] markers, and its citations."""
-        numbering = Numbering()
-        text = numbering.mark(self.quotes(reading, hits))
-        return text, numbering.citations()
-
-    def quotes(self, reading: Reading, hits: list[Hit]) -> list[tuple[str, Hit]]:
-        """The best candidate's sentence and the next best sentences of the same
-        passage (`max_sentences` in all, one fewer under a short answer), in
-        reading order, each with its passage. A question asking for a list or
-        a way, whose best sentence is an item of an enumeration ("二是…"), gets
-        the enumeration's items instead ("一是…二是…三是…", up to MAX_ITEMS).
-        Without a short answer the quote alone must state the fact, and reasons,
-        features and definitions run over sentences (README, reader); taking
-        them from one passage keeps the citation right. Two quoted sentences
-        one apart get the sentence between them: the quote reads on, and an
-        answer running over three sentences is quoted whole."""
-        if not reading.candidates:
-            return []
-        best = reading.candidates[0]
-        items = (
-            _enumeration(best.sentence, hits[best.hit_index].chunk.text) if reading.lists else []
-        )
-        if len(items) > 1:
-            return [(s, hits[best.hit_index]) for s in items]
-        most = max(self._max_sentences - 1, 1) if reading.short_answer else self._max_sentences
-        chosen = [best]
-        for c in reading.candidates[1:]:
-            if len(chosen) >= most:
-                break
-            if c.hit_index == best.hit_index and c.sentence not in {d.sentence for d in chosen}:
-                chosen.append(c)
-        passage = hits[best.hit_index]
-        text = passage.chunk.text
-        at = passage_sentences(text)
-        return [(text[slice(*at[p])], passage) for p in _bridged([c.position for c in chosen])]
+        return Reading(ranked, ranked_scores, short, typed, short_from, lists, q.wants_span)
 
     # -- features (also used by eval.fit to build training data) ------------
 
@@ -511,57 +467,3 @@ def _nearness(span: Span, words_at: list[tuple[int, int]]) -> float:
         max(span.start - stop if at < span.start else at - end, 0) for at, stop in words_at
     ]
     return 1.0 / (1.0 + min(distances) / 4) if distances else 0.0
-
-
-def _bridged(positions: list[int]) -> list[int]:
-    """The sentence positions in reading order, with the one between two that
-    are one sentence apart added ([2, 4] -> [2, 3, 4]; [2, 5] stays)."""
-    ordered = sorted(set(positions))
-    between = {a + 1 for a, b in itertools.pairwise(ordered) if b - a == 2}
-    return sorted(set(ordered) | between)
-
-
-def _enumeration(sentence: str, passage: str) -> list[str]:
-    """When `sentence` opens an item of an enumeration ("二是…"), the passage's
-    sentences that open its items ("一是…", "二是…", "三是…"), in order; else []."""
-    opened = _ENUMERATOR.match(sentence)
-    if not opened:
-        return []
-    family = opened.groups()
-    items = []
-    for start, end in passage_sentences(passage):
-        item = _ENUMERATOR.match(passage[start:end])
-        if item and item.groups() == family:
-            items.append(passage[start:end])
-    return items[:MAX_ITEMS] if sentence in items else []
-
-
-class Numbering:
-    """Passages numbered [1], [2], … in order of first use, over every part of an
-    answer: a passage quoted by two parts of a compound question keeps one number."""
-
-    def __init__(self) -> None:
-        self._numbers: dict[str, int] = {}
-        self._hits: list[Hit] = []
-        self._quotes: list[list[str]] = []
-
-    def mark(self, quoted: list[tuple[str, Hit]]) -> str:
-        """The sentences with one [n] after each run from the same passage ("甲。乙。[1]")."""
-        parts = []
-        for i, (sentence, hit) in enumerate(quoted):
-            n = self._numbers.get(hit.chunk.id)
-            if n is None:
-                n = self._numbers[hit.chunk.id] = len(self._numbers) + 1
-                self._hits.append(hit)
-                self._quotes.append([])
-            if sentence not in self._quotes[n - 1]:
-                self._quotes[n - 1].append(sentence)
-            run_ends = i + 1 == len(quoted) or quoted[i + 1][1].chunk.id != hit.chunk.id
-            parts.append(f"{sentence}[{n}]" if run_ends else sentence)
-        return "".join(parts)
-
-    def citations(self) -> tuple[Citation, ...]:
-        return tuple(
-            Citation(n, hit, tuple(quotes))
-            for n, (hit, quotes) in enumerate(zip(self._hits, self._quotes, strict=True), 1)
-        )

@@ -21,7 +21,8 @@ from answer.fitted import LogisticModel
 from answer.followup import rewrite
 from answer.llm import ChatClient, LlmError, check_citations, cited_numbers, render_messages
 from answer.question import QuestionAnalysis, analyse
-from answer.reader import Numbering, Reader, Reading
+from answer.quoting import Numbering, Quoter
+from answer.reader import Reader, Reading
 from answer.records import Answer, Citation
 from index.collection import Query, Where
 from index.searcher import Hit, Searcher, clean_question
@@ -54,8 +55,8 @@ class AnswerService:
         llm: ChatClient | None = None,
         models: dict[str, LogisticModel] | None = None,
     ) -> None:
-        """`models`: fitted models by name ("reader", "spans", "answerability")
-        instead of the shipped ones; `python -m eval.fit` passes its own."""
+        """`models`: fitted models by name ("reader", "spans", "answerability",
+        "quotes") instead of the shipped ones; `python -m eval.fit` passes its own."""
         models = models or {}
         self.searcher = searcher
         self.settings = settings
@@ -63,10 +64,10 @@ class AnswerService:
         self.reader = Reader(
             searcher.sentence_vectors,
             self.judge.term_weights,
-            settings.answer_sentences,
             models.get("reader"),
             models.get("spans"),
         )
+        self.quoter = Quoter(settings.answer_sentences, models.get("quotes"))
         self.llm = llm
 
     @classmethod
@@ -121,7 +122,7 @@ class AnswerService:
             except LlmError as exc:
                 notes.append(f"{exc}，以下为资料摘录。")
         if len(parts) == 1:
-            text, citations = self.reader.compose(parts[0].reading, parts[0].hits)
+            text, citations = self.quoter.compose(parts[0].reading, parts[0].hits)
             short = parts[0].reading.short_answer
             yield Answer(text, citations, False, tuple(notes), searched, (), ranked, short)
             return
@@ -147,7 +148,7 @@ class AnswerService:
             if not p.answerable:
                 answers.append(Answer(REFUSAL, (), True, question=p.question))
                 continue
-            text = numbering.mark(self.reader.quotes(p.reading, p.hits))
+            text = numbering.mark(self.quoter.quotes(p.reading, p.hits))
             # "男子和女子的收入分别是多少": one sentence may state both; quote it once.
             if any(a.text == text for a in answers):
                 text = "出处同上。" + "".join(_MARKER.findall(text))

@@ -38,7 +38,7 @@ from scipy.optimize import minimize_scalar
 from sklearn.linear_model import LogisticRegression
 from tqdm import tqdm
 
-from answer import answerability, reader
+from answer import answerability, quoting, reader
 from answer.fitted import MODELS_DIR, LogisticModel, RankingModel
 from answer.question import analyse
 from answer.service import AnswerService
@@ -82,6 +82,10 @@ RANKER_ROUNDS = 200
 RANKER_SEEDS = (0, 1, 2)
 MIN_TYPE_QUESTIONS = 30  # fitting questions an answer type needs for its own show cut-off
 CROSS_FOLDS = 5  # readers fitted without a fifth of the questions, for answerability's signals
+# Characters an answer quotes on average on the fitting questions: what the
+# fixed rule the quote model replaced quoted (best sentence and the two next best
+# of its passage: 137 on the CMRC fitting split, 145 on the union's).
+QUOTE_CHARS = 140
 
 
 @dataclass
@@ -300,6 +304,52 @@ def answerability_data(examples: list[Example], readers: list[RankingModel]):
     return np.asarray(rows), np.asarray(labels), weights, np.asarray(corpora), origin_of
 
 
+def quote_data(examples: list[Example], readers: list[RankingModel]):
+    """The sentences that may join each answerable question's best one, read
+    by a reader not fitted on the question (as the answer's quote will be read
+    on new questions), labelled by whether they are part of the annotated
+    answer; and the readings, for the cut-off."""
+    xs, ys, corpora, sizes, readings = [], [], [], [], []
+    for ex in tqdm(examples, desc="引用特征", leave=False):
+        ex.service.reader.model = readers[fold_of(ex)]
+        _, _, hits, reading = read(ex)
+        if not reading.candidates:
+            continue
+        readings.append((reading, hits))
+        keys, x = quoting.options(reading, hits)
+        if not keys:
+            continue
+        xs.append(x)
+        ys += [in_answer(hits[h].chunk.text, p, ex.question.keywords) for h, p in keys]
+        corpora.append(ex.corpus)
+        sizes.append(len(keys))
+    return np.vstack(xs), np.asarray(ys), question_weights(corpora, sizes), readings
+
+
+def in_answer(passage: str, position: int, keywords: tuple[str, ...]) -> bool:
+    """The passage's sentence at `position` holds a keyword or a part of one
+    (an annotated answer may run over sentences); spaces and case ignored."""
+    start, end = reader.passage_sentences(passage)[position]
+    kept = [i for i, ch in enumerate(passage) if not ch.isspace()]
+    folded = "".join(passage[i] for i in kept).casefold()
+    for k in filter(None, map(_fold, keywords)):
+        for found in re.finditer(re.escape(k), folded):
+            if kept[found.start()] < end and kept[found.end() - 1] >= start:
+                return True
+    return False
+
+
+def quote_threshold(model: LogisticModel, readings, most: int) -> float:
+    """The lowest cut-off at which the quotes average at most QUOTE_CHARS
+    characters over `readings` ((reading, hits) of each question)."""
+    for cut in np.arange(0.0, 1.0, 0.005):
+        quoter = quoting.Quoter(most, replace(model, thresholds={"quote": float(cut)}))
+        lengths = [sum(len(t) for t, _ in quoter.quotes(r, hits)) for r, hits in readings]
+        if np.mean(lengths) <= QUOTE_CHARS:
+            return round(float(cut), 3)
+    return 1.0
+
+
 def as_written(origin: np.ndarray) -> np.ndarray:
     """The rows of the questions as written (not copies), from `origin`."""
     return origin == np.arange(len(origin))
@@ -408,6 +458,7 @@ def load_examples(settings: Settings, sources=SOURCES) -> list[Example]:
                 "reader": RankingModel(reader.READER_FEATURES, ()),
                 "spans": placeholder(reader.SPAN_FEATURES),
                 "answerability": placeholder(answerability.FEATURES),
+                "quotes": placeholder(quoting.QUOTE_FEATURES),
             }
             services[index] = AnswerService(searcher, index_settings, models=models)
         for q in load_set(SETS / set_name).only("fit").questions:
@@ -451,18 +502,29 @@ def main(out: Path, max_false_refusal: float) -> None:
     judge_model.thresholds.update(
         answer_thresholds(p[real], y[real], corpora[real], max_false_refusal)
     )
+    x, y, w, readings = quote_data(answerable, readers)
+    for s in services:
+        s.reader.model = reader_model
+    quote_model = fit_logistic(x, y, w, quoting.QUOTE_FEATURES, about | {"rows": len(y)})
+    quote_model.thresholds["quote"] = quote_threshold(
+        quote_model, readings, settings.answer_sentences
+    )
     out.mkdir(parents=True, exist_ok=True)
     for name, model in (
         ("reader", reader_model),
         ("spans", span_model),
         ("answerability", judge_model),
+        ("quotes", quote_model),
     ):
         write_atomic(
             out / f"{name}.json", json.dumps(model.to_json(), ensure_ascii=False, indent=1) + "\n"
         )
         if isinstance(model, LogisticModel):
             click.echo(f"{name}: {dict(zip(model.features, np.round(model.coef, 3), strict=True))}")
-    click.echo(f"thresholds: spans {span_model.thresholds}, answerability {judge_model.thresholds}")
+    click.echo(
+        f"thresholds: spans {span_model.thresholds}, answerability {judge_model.thresholds}, "
+        f"quotes {quote_model.thresholds}"
+    )
 
 
 def _version() -> str:

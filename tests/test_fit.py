@@ -3,6 +3,8 @@
 import numpy as np
 
 from answer.fitted import LogisticModel
+from answer.quoting import QUOTE_FEATURES
+from answer.reader import Reading, candidates_of
 from eval import fit
 from eval.fit import (
     CROSS_FOLDS,
@@ -12,11 +14,15 @@ from eval.fit import (
     fit_answerability,
     fit_logistic,
     holds_keyword,
+    in_answer,
     question_weights,
+    quote_threshold,
     show_threshold,
     show_thresholds,
     span_label,
 )
+from index.searcher import Hit
+from ingest.records import Chunk
 
 
 def test_keyword_labels_match_whole_numbers_only():
@@ -58,6 +64,36 @@ def test_answer_cut_off_is_an_even_chance_when_false_refusals_allow_it():
     corpora = np.array(["a"] * 6 + ["b"] * 2)
     assert answer_thresholds(p, y, corpora, max_false_refusal=0.5)["answer"] == 0.5
     assert answer_thresholds(p, y, corpora, max_false_refusal=0.0)["answer"] == 0.45
+
+
+def test_a_sentence_holding_a_keyword_or_part_of_one_is_in_the_answer():
+    """An annotated answer may run over sentences: each sentence it touches is
+    part of it. Spaces from the print layout and letter case do not matter,
+    and a keyword found twice puts both sentences in."""
+    passage = "甲说了一句。乙 说了第二句。丙说了第三句。丁说的是AGG01。乙说了第二句。"
+    over = ("乙说了第二句。丙说了",)
+    assert [in_answer(passage, p, over) for p in range(5)] == [False, True, True, False, False]
+    twice = ("说了第二句",)
+    assert [in_answer(passage, p, twice) for p in range(5)] == [False, True, False, False, True]
+    assert [in_answer(passage, p, ("agg01",)) for p in range(5)] == [False] * 3 + [True, False]
+    assert not any(in_answer(passage, p, ("",)) for p in range(5))
+
+
+def test_quote_cut_off_is_the_lowest_within_the_length_budget(monkeypatch):
+    """Quotes lengthen as the cut-off falls; the chosen one is the lowest whose
+    quotes average at most QUOTE_CHARS characters."""
+    passage = "".join(f"第{i}句话共八字。" for i in range(6))  # six sentences of 8 characters
+    hit = Hit(Chunk("c", passage, "a.txt", "/a.txt", "", "", 1, 0), 0.5)
+    found = {c.text: c for c in candidates_of([hit])}
+    order = [f"第{i}句话共八字。" for i in range(6)]
+    reading = Reading(tuple(found[t] for t in order), (5.0, 4.0, 3.0, 2.0, 1.0, 0.0))
+    coef = tuple(-1.0 if f == "score_gap" else 0.0 for f in QUOTE_FEATURES)
+    model = LogisticModel(QUOTE_FEATURES, coef, 0.0)  # P = sigmoid(-gap): 0.27, 0.12, 0.05, …
+    monkeypatch.setattr(fit, "QUOTE_CHARS", 24)  # three sentences
+    cut = quote_threshold(model, [(reading, [hit])], most=6)
+    assert 1 / (1 + np.exp(3.0)) < cut <= 1 / (1 + np.exp(2.0))  # the fourth out, the third in
+    monkeypatch.setattr(fit, "QUOTE_CHARS", 8)  # the best sentence alone
+    assert 1 / (1 + np.exp(1.0)) < quote_threshold(model, [(reading, [hit])], most=6)
 
 
 def test_show_cut_off_shows_more_right_than_wrong():

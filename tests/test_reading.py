@@ -18,14 +18,13 @@ from answer.fitted import (
     load_ranker,
 )
 from answer.question import TYPE_RULES, analyse, answer_type
+from answer.quoting import QUOTE_FEATURES
 from answer.reader import (
     CLAUSES_READ,
     READER_FEATURES,
     SENTENCES_READ,
     SPAN_FEATURES,
-    Numbering,
     Reader,
-    Reading,
     _next_to_question,
     candidates_of,
 )
@@ -290,7 +289,7 @@ def test_the_name_a_question_asks_about_is_not_its_answer():
     """Asked "牛佬原名叫什么", the passage's quoted 「牛佬」 is the question's own
     subject: the options are the other names."""
     hits = [_hit("于是得「牛佬」称号，原名文启明，另著《金刚》。")]
-    reader = Reader(lambda hit: np.zeros((1, 2)), lambda q: {}, 3, RankingModel(("x",), ()))
+    reader = Reader(lambda hit: np.zeros((1, 2)), lambda q: {}, RankingModel(("x",), ()))
     q = analyse("牛佬原名叫什么？")
     found = candidates_of(hits, with_entities=True)
     options, _ = reader.span_features(q, tuple(found), tuple(1.0 for _ in found))
@@ -324,7 +323,7 @@ def test_the_name_a_question_asks_about_is_not_its_answer():
 def test_a_short_answer_is_only_what_was_asked(question, passage, kept, dropped):
     """Not the question's own words after its asking phrase, nor a district
     when a country is asked for."""
-    reader = Reader(lambda hit: np.zeros((1, 2)), lambda q: {}, 3, RankingModel(("x",), ()))
+    reader = Reader(lambda hit: np.zeros((1, 2)), lambda q: {}, RankingModel(("x",), ()))
     found = candidates_of([_hit(passage)], with_entities=True)
     options, _ = reader.span_features(analyse(question), tuple(found), tuple(1.0 for _ in found))
     texts = {span.text for span, _ in options}
@@ -429,74 +428,12 @@ def test_the_reader_reads_only_the_sentences_nearest_the_question():
     rng = np.random.default_rng(0)
     cosines = rng.permutation(40) / 40.0
     vectors = np.stack([cosines, np.sqrt(1 - cosines**2)], axis=1)
-    reader = Reader(lambda hit: vectors, lambda q: {}, 2)
+    reader = Reader(lambda hit: vectors, lambda q: {})
     found, x = reader.features(analyse("第几句话在这里？"), [_hit(text)], np.array([1.0, 0.0]))
     by_cosine = np.argsort(-cosines)
     assert {c.position for c in found} == set(by_cosine[:SENTENCES_READ])
     assert {c.position for c in found if c.clause} == set(by_cosine[:CLAUSES_READ])
     assert len(x) == len(found)
-
-
-def test_the_answer_quotes_the_best_sentence_and_the_next_best_of_its_passage():
-    """Three sentences, all from the best candidate's passage, in reading order:
-    a sentence of another passage, however well scored, is not added. Under a
-    short answer, one fewer. Two quoted sentences one apart get the one between."""
-    hits = [
-        _hit("甲的第一句话。甲的第二句话。甲的第三句话。甲的第四句话。甲的第五句话。", cid="a"),
-        _hit("乙的一句话。", cid="b"),
-    ]
-    found = {c.text: c for c in candidates_of(hits)}
-    order = ["甲的第四句话。", "乙的一句话。", "甲的第一句话。", "甲的第五句话。", "甲的第三句话。"]
-    reading = Reading(tuple(found[t] for t in order), (5.0, 4.0, 3.0, 2.0, 1.0))
-    reader = Reader(lambda hit: np.zeros((5, 2)), lambda q: {}, 3, RankingModel(("x",), ()))
-    text, citations = reader.compose(reading, hits)
-    assert text == "甲的第一句话。甲的第四句话。甲的第五句话。[1]"
-    assert [c.hit.chunk.id for c in citations] == ["a"]
-    with_short = Reading(reading.candidates, reading.scores, short_answer="第四")
-    assert reader.compose(with_short, hits)[0] == "甲的第一句话。甲的第四句话。[1]"
-    # the best and the next best one sentence apart: the sentence between them too
-    order = ["甲的第三句话。", "甲的第一句话。", "乙的一句话。", "甲的第五句话。"]
-    bridged = Reading(tuple(found[t] for t in order), (5.0, 4.0, 3.0, 2.0), short_answer="第三")
-    assert reader.compose(bridged, hits)[0] == "甲的第一句话。甲的第二句话。甲的第三句话。[1]"
-
-
-def test_a_list_question_gets_the_whole_enumeration():
-    """Official documents list measures as "一是…二是…三是…": asked for a list or
-    a way, the answer quotes every item, not the best one and its nearest rivals."""
-    passage = "总体情况良好。一是抓政治性。举例说明。二是抓先进性。三是抓群众性。其一，另一组。"
-    hits = [_hit(passage, cid="a")]
-    found = {c.text: c for c in candidates_of(hits)}
-    order = ["二是抓先进性。", "举例说明。", "总体情况良好。"]
-    reader = Reader(lambda hit: np.zeros((6, 2)), lambda q: {}, 3, RankingModel(("x",), ()))
-    listing = Reading(tuple(found[t] for t in order), (3.0, 2.0, 1.0), lists=True)
-    items = "一是抓政治性。二是抓先进性。三是抓群众性。[1]"
-    assert reader.compose(listing, hits)[0] == items
-    # Any other question keeps the best sentences; so does a best sentence outside an enumeration.
-    other = Reading(listing.candidates, listing.scores)
-    bridged = "总体情况良好。一是抓政治性。举例说明。二是抓先进性。[1]"  # the sentence between too
-    assert reader.compose(other, hits)[0] == bridged
-    plain = ["举例说明。", "二是抓先进性。"]
-    outside = Reading(tuple(found[t] for t in plain), (2.0, 1.0), lists=True)
-    assert reader.compose(outside, hits)[0] == "举例说明。二是抓先进性。[1]"
-
-
-def test_compose_quotes_whole_sentences_numbered_by_first_use():
-    hits = [
-        _hit("甲句话在此。", cid="a"),
-        _hit("乙句话在此。", cid="b"),
-        _hit("丙句话，丁句话。", cid="c"),
-    ]
-    numbering = Numbering()
-    first = numbering.mark([("丙句话，丁句话。", hits[2]), ("甲句话在此。", hits[0])])
-    assert first == "丙句话，丁句话。[1]甲句话在此。[2]"
-    # A later part of a compound answer: passage a keeps its number.
-    second = numbering.mark([("乙句话在此。", hits[1]), ("甲句话在此。", hits[0])])
-    assert second == "乙句话在此。[3]甲句话在此。[2]"
-    assert [(c.n, c.hit.chunk.id, c.quotes) for c in numbering.citations()] == [
-        (1, "c", ("丙句话，丁句话。",)),
-        (2, "a", ("甲句话在此。",)),
-        (3, "b", ("乙句话在此。",)),
-    ]
 
 
 @pytest.mark.parametrize(
@@ -555,6 +492,8 @@ def test_shipped_models_match_the_code():
         )
     judge = load_model("answerability", __import__("answer.answerability").answerability.FEATURES)
     assert 0 < judge.thresholds["llm"] <= judge.thresholds["answer"] < 1
+    quotes = load_model("quotes", QUOTE_FEATURES)
+    assert 0 < quotes.thresholds["quote"] < 1
 
 
 def test_a_model_for_other_features_is_refused_with_what_to_run(tmp_path):

@@ -1,0 +1,171 @@
+"""What an extractive answer quotes, and the [n] that cite it.
+
+The best candidate's sentence always. Then the sentences that may belong to
+the answer with it: the next best sentences the reader scored, in any of the
+passages, and the sentences right before and after the best one. Each is
+quoted when a logistic model fitted on the fitting split (`python -m
+eval.fit`) gives it at least the cut-off chosen there of being part of the
+annotated answer; its signals are where it stands from the best sentence
+(same passage, right after, right before, another passage of the same
+document and title: one article, or one case of a collection), how far its
+score is below the best and its rank, its length, and whether the question
+asks for a typed fact and a short answer states it above the quote.
+
+The cut-off is the lowest at which the quotes average QUOTE_CHARS
+characters on the fitting questions, read by readers not fitted on them
+(eval/fit.py): the answer is as long as the fixed rule it replaced ("the
+best sentence and the two next best of its passage") and states the fact
+more often (README, answers). Each passage's sentences are quoted in reading
+order, the best one's passage first, with one [n] after each run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import numpy as np
+
+from answer.fitted import LogisticModel, load_model
+from answer.reader import Reading, passage_sentences
+from answer.records import Citation
+from index.searcher import Hit
+
+QUOTE_FEATURES = (
+    "next",
+    "score_gap",
+    "rank",
+    "wants_span",
+    "short_answer",
+)
+# A sentence that opens an item of an enumeration ("一是…", "其二，…", "第三，…"),
+# the way official documents list measures: the group names the enumeration's family.
+_ENUMERATOR = re.compile(
+    r"^[（(]?(?:[一二三四五六七八九十]+(是)|(其)[一二三四五六七八九十]|(第)[一二三四五六七八九十]+[，,、：:是])"
+)
+MAX_ITEMS = 8
+
+
+class Quoter:
+    def __init__(self, most: int = 6, model: LogisticModel | None = None) -> None:
+        """`most`: sentences quoted at most (the sentences between two quoted one
+        apart come on top)."""
+        self.most = most
+        self.model = model or load_model("quotes", QUOTE_FEATURES)
+
+    def compose(self, reading: Reading, hits: list[Hit]) -> tuple[str, tuple[Citation, ...]]:
+        """The answer's text with [n] markers, and its citations."""
+        numbering = Numbering()
+        text = numbering.mark(self.quotes(reading, hits))
+        return text, numbering.citations()
+
+    def quotes(self, reading: Reading, hits: list[Hit]) -> list[tuple[str, Hit]]:
+        """The quoted sentences, each with its passage. A question asking for a
+        list or a way whose best sentence is an item of an enumeration ("二是…")
+        gets the enumeration's items instead ("一是…二是…三是…", up to MAX_ITEMS)."""
+        if not reading.candidates:
+            return []
+        best = reading.candidates[0]
+        items = (
+            _enumeration(best.sentence, hits[best.hit_index].chunk.text) if reading.lists else []
+        )
+        if len(items) > 1:
+            return [(s, hits[best.hit_index]) for s in items]
+        keys, x = options(reading, hits)
+        picked = [(best.hit_index, best.position)]
+        if keys:
+            p = self.model.probability(x)
+            cut = self.model.thresholds.get("quote", 0.5)
+            likeliest = sorted(range(len(keys)), key=lambda i: -p[i])
+            picked += [keys[i] for i in likeliest if p[i] >= cut][: self.most - 1]
+        by_passage: dict[int, list[int]] = {}
+        for h, position in picked:
+            by_passage.setdefault(h, []).append(position)
+        quoted = []
+        for h, positions in by_passage.items():
+            text = hits[h].chunk.text
+            at = passage_sentences(text)
+            quoted += [(text[slice(*at[p])], hits[h]) for p in _bridged(positions)]
+        return quoted
+
+
+def options(reading: Reading, hits: list[Hit]) -> tuple[list[tuple[int, int]], np.ndarray]:
+    """The other sentences of the best candidate's passage, as (hit index,
+    sentence position), and their features in QUOTE_FEATURES order."""
+    score_of: dict[tuple[int, int], float] = {}
+    for c, s in zip(reading.candidates, reading.scores, strict=True):
+        score_of.setdefault((c.hit_index, c.position), s)  # a sentence or its best clause
+    ranked = list(score_of)
+    h0, p0 = ranked[0]
+    top = score_of[ranked[0]]
+    unread = min(reading.scores) - 1.0  # below every sentence the reader scored
+    rank_of = {key: r for r, key in enumerate(ranked)}
+    sentences = passage_sentences(hits[h0].chunk.text)
+    keys = [(h0, p) for p in range(len(sentences)) if p != p0]
+    rows = []
+    for h, p in keys:
+        rank = rank_of.get((h, p))
+        rows.append(
+            [
+                float(p == p0 + 1),
+                top - score_of.get((h, p), unread),
+                1.0 / rank if rank else 0.0,
+                float(reading.wants_span),
+                float(bool(reading.short_answer)),
+            ]
+        )
+    return keys, np.asarray(rows).reshape(-1, len(QUOTE_FEATURES))
+
+
+def _bridged(positions: list[int]) -> list[int]:
+    """The sentence positions in reading order, with the one between two that
+    are one sentence apart added ([2, 4] -> [2, 3, 4]; [2, 5] stays)."""
+    ordered = sorted(set(positions))
+    between = {a + 1 for a, b in itertools.pairwise(ordered) if b - a == 2}
+    return sorted(set(ordered) | between)
+
+
+def _enumeration(sentence: str, passage: str) -> list[str]:
+    """When `sentence` opens an item of an enumeration ("二是…"), the passage's
+    sentences that open its items ("一是…", "二是…", "三是…"), in order; else []."""
+    opened = _ENUMERATOR.match(sentence)
+    if not opened:
+        return []
+    family = opened.groups()
+    items = []
+    for start, end in passage_sentences(passage):
+        item = _ENUMERATOR.match(passage[start:end])
+        if item and item.groups() == family:
+            items.append(passage[start:end])
+    return items[:MAX_ITEMS] if sentence in items else []
+
+
+class Numbering:
+    """Passages numbered [1], [2], … in order of first use, over every part of an
+    answer: a passage quoted by two parts of a compound question keeps one number."""
+
+    def __init__(self) -> None:
+        self._numbers: dict[str, int] = {}
+        self._hits: list[Hit] = []
+        self._quotes: list[list[str]] = []
+
+    def mark(self, quoted: list[tuple[str, Hit]]) -> str:
+        """The sentences with one [n] after each run from the same passage ("甲。乙。[1]")."""
+        parts = []
+        for i, (sentence, hit) in enumerate(quoted):
+            n = self._numbers.get(hit.chunk.id)
+            if n is None:
+                n = self._numbers[hit.chunk.id] = len(self._numbers) + 1
+                self._hits.append(hit)
+                self._quotes.append([])
+            if sentence not in self._quotes[n - 1]:
+                self._quotes[n - 1].append(sentence)
+            run_ends = i + 1 == len(quoted) or quoted[i + 1][1].chunk.id != hit.chunk.id
+            parts.append(f"{sentence}[{n}]" if run_ends else sentence)
+        return "".join(parts)
+
+    def citations(self) -> tuple[Citation, ...]:
+        return tuple(
+            Citation(n, hit, tuple(quotes))
+            for n, (hit, quotes) in enumerate(zip(self._hits, self._quotes, strict=True), 1)
+        )
