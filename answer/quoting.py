@@ -1,22 +1,20 @@
 """What an extractive answer quotes, and the [n] that cite it.
 
-The best candidate's sentence always. Then the sentences that may belong to
-the answer with it: the next best sentences the reader scored, in any of the
-passages, and the sentences right before and after the best one. Each is
-quoted when a logistic model fitted on the fitting split (`python -m
-eval.fit`) gives it at least the cut-off chosen there of being part of the
-annotated answer; its signals are where it stands from the best sentence
-(same passage, right after, right before, another passage of the same
-document and title: one article, or one case of a collection), how far its
-score is below the best and its rank, its length, and whether the question
-asks for a typed fact and a short answer states it above the quote.
+The best candidate's sentence always, and each other sentence of its passage
+that a logistic model fitted by `python -m eval.fit` gives at least the
+cut-off chosen there of being part of the annotated answer. Its signals: how
+far the sentence's score is below the best one's (a sentence the reader did
+not score counts as below every one it did), its rank, whether it is the
+sentence right after the best, whether the question asks for a typed fact,
+and whether a short answer states it above the quote.
 
-The cut-off is the lowest at which the quotes average QUOTE_CHARS
-characters on the fitting questions, read by readers not fitted on them
-(eval/fit.py): the answer is as long as the fixed rule it replaced ("the
-best sentence and the two next best of its passage") and states the fact
-more often (README, answers). Each passage's sentences are quoted in reading
-order, the best one's passage first, with one [n] after each run.
+The cut-off is the lowest at which the quotes average eval.fit's QUOTE_CHARS
+characters on the fitting questions, each read by a reader not fitted on it:
+the answer is as long as under the fixed rule it replaced (the best sentence
+and the two next best of its passage), and its sentences are the likeliest to
+state the fact: one when the best is clear, more when it is not (README,
+answers). Sentences of other passages are not quoted: chosen by the same
+model they added the fact less often than they cited a passage without it.
 """
 
 from __future__ import annotations
@@ -71,50 +69,43 @@ class Quoter:
         )
         if len(items) > 1:
             return [(s, hits[best.hit_index]) for s in items]
-        keys, x = options(reading, hits)
-        picked = [(best.hit_index, best.position)]
-        if keys:
+        passage = hits[best.hit_index]
+        positions, x = options(reading, hits)
+        chosen = [best.position]
+        if positions:
             p = self.model.probability(x)
             cut = self.model.thresholds.get("quote", 0.5)
-            likeliest = sorted(range(len(keys)), key=lambda i: -p[i])
-            picked += [keys[i] for i in likeliest if p[i] >= cut][: self.most - 1]
-        by_passage: dict[int, list[int]] = {}
-        for h, position in picked:
-            by_passage.setdefault(h, []).append(position)
-        quoted = []
-        for h, positions in by_passage.items():
-            text = hits[h].chunk.text
-            at = passage_sentences(text)
-            quoted += [(text[slice(*at[p])], hits[h]) for p in _bridged(positions)]
-        return quoted
+            likeliest = sorted(range(len(positions)), key=lambda i: -p[i])
+            chosen += [positions[i] for i in likeliest if p[i] >= cut][: self.most - 1]
+        text = passage.chunk.text
+        at = passage_sentences(text)
+        return [(text[slice(*at[q])], passage) for q in _bridged(chosen)]
 
 
-def options(reading: Reading, hits: list[Hit]) -> tuple[list[tuple[int, int]], np.ndarray]:
-    """The other sentences of the best candidate's passage, as (hit index,
-    sentence position), and their features in QUOTE_FEATURES order."""
+def options(reading: Reading, hits: list[Hit]) -> tuple[list[int], np.ndarray]:
+    """The positions of the other sentences of the best candidate's passage,
+    and their features in QUOTE_FEATURES order."""
+    best = reading.candidates[0]
     score_of: dict[tuple[int, int], float] = {}
     for c, s in zip(reading.candidates, reading.scores, strict=True):
         score_of.setdefault((c.hit_index, c.position), s)  # a sentence or its best clause
-    ranked = list(score_of)
-    h0, p0 = ranked[0]
-    top = score_of[ranked[0]]
+    rank_of = {key: r for r, key in enumerate(score_of)}
     unread = min(reading.scores) - 1.0  # below every sentence the reader scored
-    rank_of = {key: r for r, key in enumerate(ranked)}
-    sentences = passage_sentences(hits[h0].chunk.text)
-    keys = [(h0, p) for p in range(len(sentences)) if p != p0]
+    count = len(passage_sentences(hits[best.hit_index].chunk.text))
+    positions = [p for p in range(count) if p != best.position]
     rows = []
-    for h, p in keys:
-        rank = rank_of.get((h, p))
+    for p in positions:
+        rank = rank_of.get((best.hit_index, p))
         rows.append(
             [
-                float(p == p0 + 1),
-                top - score_of.get((h, p), unread),
+                float(p == best.position + 1),
+                reading.best - score_of.get((best.hit_index, p), unread),
                 1.0 / rank if rank else 0.0,
                 float(reading.wants_span),
                 float(bool(reading.short_answer)),
             ]
         )
-    return keys, np.asarray(rows).reshape(-1, len(QUOTE_FEATURES))
+    return positions, np.asarray(rows).reshape(-1, len(QUOTE_FEATURES))
 
 
 def _bridged(positions: list[int]) -> list[int]:

@@ -316,13 +316,14 @@ def quote_data(examples: list[Example], readers: list[RankingModel]):
         if not reading.candidates:
             continue
         readings.append((reading, hits))
-        keys, x = quoting.options(reading, hits)
-        if not keys:
+        positions, x = quoting.options(reading, hits)
+        if not positions:
             continue
+        passage = hits[reading.candidates[0].hit_index].chunk.text
         xs.append(x)
-        ys += [in_answer(hits[h].chunk.text, p, ex.question.keywords) for h, p in keys]
+        ys += [in_answer(passage, p, ex.question.keywords) for p in positions]
         corpora.append(ex.corpus)
-        sizes.append(len(keys))
+        sizes.append(len(positions))
     return np.vstack(xs), np.asarray(ys), question_weights(corpora, sizes), readings
 
 

@@ -55,8 +55,8 @@ def test_the_quote_is_the_best_sentence_and_the_likely_sentences_of_its_passage(
 def test_a_sentence_the_reader_did_not_score_counts_as_below_every_one_it_did():
     hits = [_hit(PASSAGE, cid="a")]
     reading = _reading(hits, ["甲的第二句话。", "甲的第五句话。"], (3.0, -1.0), short_answer="二")
-    keys, x = options(reading, hits)
-    assert keys == [(0, 0), (0, 2), (0, 3), (0, 4)]  # every other sentence of the passage
+    positions, x = options(reading, hits)
+    assert positions == [0, 2, 3, 4]  # every other sentence of the passage
     column = dict(zip(QUOTE_FEATURES, x.T, strict=True))
     assert column["score_gap"].tolist() == [5.0, 5.0, 5.0, 4.0]  # unread: best - (lowest - 1)
     assert column["rank"].tolist() == [0.0, 0.0, 0.0, 1.0]
@@ -108,5 +108,5 @@ def test_compose_quotes_whole_sentences_numbered_by_first_use():
 
 def test_the_fitted_features_are_finite_for_a_one_sentence_passage():
     hits = [_hit("只有一句话在此。")]
-    keys, x = options(_reading(hits, ["只有一句话在此。"], (1.0,)), hits)
-    assert keys == [] and x.shape == (0, len(QUOTE_FEATURES)) and np.isfinite(x).all()
+    positions, x = options(_reading(hits, ["只有一句话在此。"], (1.0,)), hits)
+    assert positions == [] and x.shape == (0, len(QUOTE_FEATURES)) and np.isfinite(x).all()
