@@ -64,12 +64,10 @@ class Quoter:
         if not reading.candidates:
             return []
         best = reading.candidates[0]
-        items = (
-            _enumeration(best.sentence, hits[best.hit_index].chunk.text) if reading.lists else []
-        )
-        if len(items) > 1:
-            return [(s, hits[best.hit_index]) for s in items]
         passage = hits[best.hit_index]
+        items = _enumeration(best.sentence, passage.chunk.text) if reading.lists else []
+        if len(items) > 1:
+            return [(s, passage) for s in items]
         positions, x = options(reading, hits)
         chosen = [best.position]
         if positions:
