@@ -1,7 +1,7 @@
 # Targets match the README. Every target installs what it needs first.
 PY := .venv/bin/python
 
-.PHONY: install index run test test-fast lint bench bench-scale bench-backends cmrc fit eval eval-table eval-baseline clean
+.PHONY: install index run test test-fast lint bench bench-scale bench-backends cmrc fit heldout eval eval-table eval-baseline clean
 
 install:
 	bash scripts/install.sh
@@ -52,6 +52,10 @@ eval: index
 
 eval-table: install
 	$(PY) -m eval table $(EVAL_SET) --chunk-sizes 300,500 --readme README.md
+
+# The fitting split, each question answered by a reader not fitted on it.
+heldout: index cmrc
+	$(PY) -m eval.heldout
 
 # Only after a change that improves the metrics: the gate test reads this file.
 eval-baseline: index cmrc

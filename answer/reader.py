@@ -36,6 +36,7 @@ from answer.question import QuestionAnalysis
 from answer.spans import QUOTE_MARKS, Span
 from index.searcher import Hit
 from ingest.entities import Entity, read_entities, tag_entities
+from ingest.records import section_header
 from ingest.sentences import sentence_spans
 
 # Clauses end at ，；： (full or half width), but not inside a number ("2,173", "11:00").
@@ -76,6 +77,7 @@ READER_FEATURES = (
     "right_context",
     "bigrams",
     "cosine_rank",
+    "title",
 )
 SPAN_FEATURES = (
     "candidate",
@@ -288,6 +290,11 @@ class Reader:
         def coverage(text: str) -> float:
             return sum(w for t, w in weights.items() if t in text) / total
 
+        # The heading says what a passage is about (an article's title, a case's
+        # organisation and title), which its sentences leave to "他" or "该项目".
+        titles = [
+            coverage(section_header(h.chunk.organisation, h.chunk.title).lower()) for h in hits
+        ]
         numbers = tuple(_QUESTION_NUMBER.findall(q.text))
         asked = bigrams(q.before + q.after)
         focus = q.focus[0] if q.focus else ""
@@ -334,6 +341,7 @@ class Reader:
                     # A pair of characters is in the text exactly when it is one of its pairs.
                     sum(pair in c.text for pair in asked) / len(asked) if asked else 0.0,
                     1.0 / (rank[i] + 1),
+                    titles[c.hit_index],
                 ]
             )
         x = np.asarray(rows)

@@ -436,6 +436,21 @@ def test_the_reader_reads_only_the_sentences_nearest_the_question():
     assert len(x) == len(found)
 
 
+def test_a_candidate_knows_how_much_of_the_question_its_passage_heading_names():
+    """Two passages say the same; the one whose title names what the question is
+    about ("金帐汗国") is told apart by its heading, weighted like the question's words."""
+    text = "他在1242年建立了这个国家。"
+    titled = Hit(Chunk("t", text, "a.txt", "/a.txt", "", "金帐汗国", 1, 0), 0.5)
+    other = Hit(Chunk("o", text, "b.txt", "/b.txt", "", "蓝帐汗国", 1, 0), 0.5)
+    weights = {"金帐汗国": 3.0, "建立": 1.0}
+    reader = Reader(lambda hit: np.array([[1.0, 0.0]]), lambda q: weights)
+    found, x = reader.features(
+        analyse("金帐汗国是谁建立的？"), [titled, other], np.array([1.0, 0.0])
+    )
+    title = x[:, READER_FEATURES.index("title")]
+    assert {c.hit_index: t for c, t in zip(found, title, strict=True)} == {0: 0.75, 1: 0.0}
+
+
 @pytest.mark.parametrize(
     ("short", "keywords", "ok"),
     [

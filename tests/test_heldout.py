@@ -1,0 +1,70 @@
+"""`python -m eval.heldout`: each fitting question answered by a reader not fitted on it."""
+
+from types import SimpleNamespace
+
+from eval import heldout
+from eval.backends import Observation, Passage
+from eval.fit import Example
+from eval.metrics import score
+from eval.questions import EvalQuestion
+
+
+def _service() -> SimpleNamespace:
+    """The parts of an AnswerService the held-out run sets: its models."""
+    return SimpleNamespace(
+        reader=SimpleNamespace(model=None, span_model=None),
+        judge=SimpleNamespace(model=None),
+        quoter=SimpleNamespace(model=None),
+    )
+
+
+def test_each_question_is_answered_by_the_reader_of_its_own_fold(monkeypatch):
+    union, cmrc = _service(), _service()
+    examples = [
+        Example("union", EvalQuestion(f"u{i}", f"问题{i}？", keywords=("答",)), union)
+        for i in range(4)
+    ] + [Example("cmrc", EvalQuestion("c0", "别的问题？", answerable=False), cmrc)]
+    readers = [f"reader of fold {f}" for f in range(5)]
+    fold = {e.question.question: i % 5 for i, e in enumerate(examples)}
+    answered_by = {}
+
+    class Backend:
+        def __init__(self, service, k):
+            self.service = service
+
+        def ask(self, question):
+            answered_by[question] = self.service.reader.model
+            return Observation((), "答案", False, (), 1.0)
+
+    monkeypatch.setattr(heldout, "load_examples", lambda settings: examples)
+    monkeypatch.setattr(heldout, "reader_data", lambda answerable: (answerable,))
+    monkeypatch.setattr(heldout, "cross_fitted_readers", lambda answerable: readers)
+    monkeypatch.setattr(heldout, "fold_of", lambda e: fold[e.question.question])
+    monkeypatch.setattr(heldout, "LocalBackend", Backend)
+
+    scored = heldout.held_out_scores()
+
+    assert answered_by == {q: readers[f] for q, f in fold.items()}
+    assert [s.question.id for s in scored["union"]] == ["u0", "u1", "u2", "u3"]
+    assert [s.question.id for s in scored["cmrc"]] == ["c0"]
+    # The other models are the shipped ones, not the fitting command's placeholders.
+    assert all(s.reader.span_model and s.judge.model and s.quoter.model for s in (union, cmrc))
+
+
+def test_the_table_counts_refusals_and_answer_length_per_corpus():
+    passage = Passage("p", "资料", "", "")
+    found = score(
+        EvalQuestion("a", "怎么做的？", keywords=("3辆",)),
+        Observation((passage,), "共有3辆。", False, (passage,), 1.0),
+    )
+    missed = score(
+        EvalQuestion("b", "为什么？", keywords=("5个",)),
+        Observation((passage,), "不知道的答案", False, (passage,), 1.0),
+    )
+    refused = score(
+        EvalQuestion("c", "没有的事？", answerable=False),
+        Observation((), "资料中没有找到相关内容。", True, (), 1.0),
+    )
+    lines = heldout.table({"union": [found, missed, refused]}).splitlines()
+    assert lines[0].startswith("| corpus | n | keyword_recall |")
+    assert lines[2] == "| union | 3 | 0.5000 | – | 1.0000 | 0.0000 | 1/1 | 6 |"
