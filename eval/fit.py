@@ -118,7 +118,12 @@ def fit_logistic(
 
 
 def fit_ranker(
-    x: np.ndarray, y: np.ndarray, weight: np.ndarray, groups: list[int], about: dict
+    x: np.ndarray,
+    y: np.ndarray,
+    weight: np.ndarray,
+    groups: list[int],
+    about: dict,
+    seeds: tuple[int, ...] = RANKER_SEEDS,
 ) -> RankingModel:
     """`groups`: how many consecutive rows belong to each question."""
     import lightgbm
@@ -126,7 +131,7 @@ def fit_ranker(
     data = lightgbm.Dataset(x, y.astype(int), weight=weight / weight.mean(), group=groups)
     boosters = [
         lightgbm.train(RANKER_PARAMS | {"seed": seed}, data, num_boost_round=RANKER_ROUNDS)
-        for seed in RANKER_SEEDS
+        for seed in seeds
     ]
     return RankingModel(reader.READER_FEATURES, tuple(b.model_to_string() for b in boosters), about)
 
@@ -180,7 +185,12 @@ def fold_of(example: Example) -> int:
 
 
 def cross_fitted_readers(
-    x: np.ndarray, y: np.ndarray, weight: np.ndarray, groups: list[int], folds: list[int]
+    x: np.ndarray,
+    y: np.ndarray,
+    weight: np.ndarray,
+    groups: list[int],
+    folds: list[int],
+    seeds: tuple[int, ...] = RANKER_SEEDS,
 ) -> list[RankingModel]:
     """One reader per fold, fitted on the other folds' questions. The reader's
     scores are signals of the answerability model: measured with a reader that
@@ -192,7 +202,7 @@ def cross_fitted_readers(
     for f in range(CROSS_FOLDS):
         kept = row_fold != f
         kept_groups = [n for n, g in zip(groups, folds, strict=True) if g != f]
-        readers.append(fit_ranker(x[kept], y[kept], weight[kept], kept_groups, {}))
+        readers.append(fit_ranker(x[kept], y[kept], weight[kept], kept_groups, {}, seeds))
     return readers
 
 

@@ -21,7 +21,7 @@ from answer import answerability, quoting, reader
 from answer.fitted import load_model
 from errors import exit_on_error
 from eval.backends import LocalBackend
-from eval.fit import cross_fitted_readers, fold_of, load_examples, reader_data
+from eval.fit import RANKER_SEEDS, cross_fitted_readers, fold_of, load_examples, reader_data
 from eval.metrics import Scored, score, summarise
 from settings import load_settings
 
@@ -33,45 +33,77 @@ REPORTED = (
 )
 
 
-def held_out_scores() -> dict[str, list[Scored]]:
-    """Every fitting question scored, by corpus, each answered by a reader not fitted on it."""
+def held_out_scores(repeats: int = 1) -> list[dict[str, list[Scored]]]:
+    """Every fitting question scored, by corpus, each answered by a reader not
+    fitted on it; once per repeat, each with its own LightGBM seeds (the first
+    with the shipped reader's), because a refit moves a few questions by itself."""
     settings = load_settings()
     examples = load_examples(settings)
     answerable = [e for e in examples if e.question.answerable and e.question.keywords]
-    readers = cross_fitted_readers(*reader_data(answerable))
+    data = reader_data(answerable)
     for service in {id(e.service): e.service for e in examples}.values():
         service.reader.span_model = load_model("spans", reader.SPAN_FEATURES)
         service.judge.model = load_model("answerability", answerability.FEATURES)
         service.quoter.model = load_model("quotes", quoting.QUOTE_FEATURES)
-    scored: dict[str, list[Scored]] = {}
-    for e in examples:
-        e.service.reader.model = readers[fold_of(e)]
-        observation = LocalBackend(e.service, settings.top_k).ask(e.question.question)
-        scored.setdefault(e.corpus, []).append(score(e.question, observation))
-    return scored
+    runs = []
+    for repeat in range(repeats):
+        n = len(RANKER_SEEDS)
+        readers = cross_fitted_readers(*data, seeds=tuple(range(repeat * n, repeat * n + n)))
+        scored: dict[str, list[Scored]] = {}
+        for e in examples:
+            e.service.reader.model = readers[fold_of(e)]
+            observation = LocalBackend(e.service, settings.top_k).ask(e.question.question)
+            scored.setdefault(e.corpus, []).append(score(e.question, observation))
+        runs.append(scored)
+    return runs
 
 
-def table(scored: dict[str, list[Scored]]) -> str:
+def table(runs: list[dict[str, list[Scored]]]) -> str:
     """One Markdown row per corpus: the answer metrics, unanswerable questions
-    refused, and the mean length of the answers given."""
+    refused and the mean length of the answers given; over several runs, their
+    mean with the lowest and highest in brackets."""
     head = ["corpus", "n", *REPORTED, "unanswerable refused", "answer chars"]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for corpus, runs in scored.items():
-        metrics = summarise(runs)
-        unanswerable = [s for s in runs if not s.question.answerable]
-        refused = sum(s.observation.refused for s in unanswerable)
-        answered = [len(s.observation.answer) for s in runs if not s.observation.refused]
-        cells = [corpus, str(len(runs))]
-        cells += [f"{metrics[m]:.4f}" if metrics[m] is not None else "–" for m in REPORTED]
-        cells += [f"{refused}/{len(unanswerable)}", f"{np.mean(answered):.0f}" if answered else "–"]
+    for corpus in runs[0]:
+        columns = [_columns(run[corpus]) for run in runs]
+        unanswerable = sum(not s.question.answerable for s in runs[0][corpus])
+        cells = [corpus, str(len(runs[0][corpus]))]
+        forms = [("{:.4f}", "")] * len(REPORTED) + [("{:.3g}", f"/{unanswerable}"), ("{:.0f}", "")]
+        for i, (form, suffix) in enumerate(forms):
+            cells.append(_cell([c[i] for c in columns], form, suffix))
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
+def _columns(scored: list[Scored]) -> list[float | None]:
+    metrics = summarise(scored)
+    unanswerable = [s for s in scored if not s.question.answerable]
+    answered = [len(s.observation.answer) for s in scored if not s.observation.refused]
+    return [
+        *(metrics[m] for m in REPORTED),
+        sum(s.observation.refused for s in unanswerable) if unanswerable else None,
+        float(np.mean(answered)) if answered else None,
+    ]
+
+
+def _cell(values: list[float | None], form: str, suffix: str) -> str:
+    if any(v is None for v in values):
+        return "–"
+    mean, low, high = (form.format(v) for v in (np.mean(values), min(values), max(values)))
+    return mean + suffix if len(values) == 1 else f"{mean}{suffix} ({low}–{high})"
+
+
 @click.command(help="拟合集上的留出评测：每个问题由未见过它的阅读器作答（不读评测集）。")
+@click.option(
+    "--repeats",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 10),
+    help="用不同随机种子重复几次，报告平均值与范围。",
+)
 @exit_on_error
-def main() -> None:
-    click.echo(table(held_out_scores()))
+def main(repeats: int) -> None:
+    click.echo(table(held_out_scores(repeats)))
 
 
 if __name__ == "__main__":

@@ -142,7 +142,7 @@ def test_each_cross_fitted_reader_leaves_out_its_folds_questions(monkeypatch):
     x = question[:, None].astype(float)  # each row says which question it is
     seen = []
 
-    def record(x, y, weight, groups, about):
+    def record(x, y, weight, groups, about, seeds):
         seen.append((sorted(set(x[:, 0].astype(int))), groups))
         return "reader"
 

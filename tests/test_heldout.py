@@ -24,29 +24,36 @@ def test_each_question_is_answered_by_the_reader_of_its_own_fold(monkeypatch):
         Example("union", EvalQuestion(f"u{i}", f"问题{i}？", keywords=("答",)), union)
         for i in range(4)
     ] + [Example("cmrc", EvalQuestion("c0", "别的问题？", answerable=False), cmrc)]
-    readers = [f"reader of fold {f}" for f in range(5)]
     fold = {e.question.question: i % 5 for i, e in enumerate(examples)}
-    answered_by = {}
+    answered_by = []
+
+    def readers(answerable, seeds):
+        assert [e.question.id for e in answerable] == ["u0", "u1", "u2", "u3"]
+        return [f"fold {f}, seeds {seeds}" for f in range(5)]
 
     class Backend:
         def __init__(self, service, k):
             self.service = service
 
         def ask(self, question):
-            answered_by[question] = self.service.reader.model
+            answered_by.append((question, self.service.reader.model))
             return Observation((), "答案", False, (), 1.0)
 
     monkeypatch.setattr(heldout, "load_examples", lambda settings: examples)
     monkeypatch.setattr(heldout, "reader_data", lambda answerable: (answerable,))
-    monkeypatch.setattr(heldout, "cross_fitted_readers", lambda answerable: readers)
+    monkeypatch.setattr(heldout, "cross_fitted_readers", readers)
     monkeypatch.setattr(heldout, "fold_of", lambda e: fold[e.question.question])
     monkeypatch.setattr(heldout, "LocalBackend", Backend)
 
-    scored = heldout.held_out_scores()
+    runs = heldout.held_out_scores(repeats=2)
 
-    assert answered_by == {q: readers[f] for q, f in fold.items()}
-    assert [s.question.id for s in scored["union"]] == ["u0", "u1", "u2", "u3"]
-    assert [s.question.id for s in scored["cmrc"]] == ["c0"]
+    # The first repeat with the shipped reader's seeds, the second with new ones.
+    assert answered_by == [
+        (q, f"fold {f}, seeds {seeds}") for seeds in ((0, 1, 2), (3, 4, 5)) for q, f in fold.items()
+    ]
+    for scored in runs:
+        assert [s.question.id for s in scored["union"]] == ["u0", "u1", "u2", "u3"]
+        assert [s.question.id for s in scored["cmrc"]] == ["c0"]
     # The other models are the shipped ones, not the fitting command's placeholders.
     assert all(s.reader.span_model and s.judge.model and s.quoter.model for s in (union, cmrc))
 
@@ -65,6 +72,14 @@ def test_the_table_counts_refusals_and_answer_length_per_corpus():
         EvalQuestion("c", "没有的事？", answerable=False),
         Observation((), "资料中没有找到相关内容。", True, (), 1.0),
     )
-    lines = heldout.table({"union": [found, missed, refused]}).splitlines()
+    lines = heldout.table([{"union": [found, missed, refused]}]).splitlines()
     assert lines[0].startswith("| corpus | n | keyword_recall |")
     assert lines[2] == "| union | 3 | 0.5000 | – | 1.0000 | 0.0000 | 1/1 | 6 |"
+    # Two runs: the mean, then the lowest and highest.
+    lines = heldout.table(
+        [{"union": [found, missed, refused]}, {"union": [missed, missed, refused]}]
+    )
+    assert lines.splitlines()[2] == (
+        "| union | 3 | 0.2500 (0.0000–0.5000) | – | 1.0000 (1.0000–1.0000) "
+        "| 0.0000 (0.0000–0.0000) | 1/1 (1–1) | 6 (6–6) |"
+    )
