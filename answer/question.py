@@ -5,8 +5,9 @@
 
 The type comes from the first rule of `TYPE_RULES` whose pattern matches (the
 table, with an example per type, is in the README and tested); the focus is
-the question's most specific noun phrase (quoted text, then proper nouns and
-codes such as 935线, then the rarest nouns); the slot is the content words next
+the question's most specific noun phrase (quoted text, then a name one of the
+documents' titles gives, then proper nouns and codes such as 935线, then the
+rarest nouns); the slot is the content words next
 to the question word: what the passage must say about the focus.
 """
 
@@ -18,6 +19,7 @@ from functools import cache, lru_cache
 
 from answer.spans import CLOSING_QUOTES, OPENING_QUOTES, Span, spans
 from answer.tagger import question_tagger
+from index.titles import NAME_CHARS
 from ingest.entities import Entity
 
 _TITLE = r"哪[一]?[部首张本篇]"
@@ -189,12 +191,13 @@ def tagged(question: str) -> tuple[tuple[str, str], ...]:
 CJK_CHAR = re.compile(r"[\u3400-\u9fff]")  # a Chinese character
 
 
-def analyse(question: str) -> QuestionAnalysis:
+def analyse(question: str, names: frozenset[str] = frozenset()) -> QuestionAnalysis:
+    """`names`: the names the index's titles give (index/titles.py)."""
     words = _merge_codes(tagged(question))
     asking = [i for i, (w, _) in enumerate(words) if ASKING.search(w)]
     # An English question asked of Chinese passages: no word of it can be looked
     # for in them, so it names no focus to check ("How", "What" are not one).
-    focus = _focus(question, words, set(asking)) if CJK_CHAR.search(question) else ()
+    focus = _focus(question, words, set(asking), names) if CJK_CHAR.search(question) else ()
     unit = _unit(question)
     slot = _slot(words, asking, set(focus) | {unit})
     before, after = _around_asking(question)
@@ -270,10 +273,22 @@ def _content(word: str, flag: str) -> bool:
     return len(word) >= 2 and flag not in ("x", "uj", "ul", "p", "c", "r", "y", "u", "q")
 
 
-def _focus(question: str, words: list[tuple[str, str]], asking: set[int]) -> tuple[str, ...]:
+def _focus(
+    question: str, words: list[tuple[str, str]], asking: set[int], names: frozenset[str]
+) -> tuple[str, ...]:
     quoted = tuple(m.group(1) for m in _QUOTED.finditer(question))
     if quoted:
         return quoted
+    # A name a document's title gives is the subject, whole: jieba cuts names its
+    # dictionary lacks ("蓝线裸顶鲷" into 蓝线/裸顶鲷) and the rule below keeps a piece.
+    named = [
+        question[i:j]
+        for i in range(len(question))
+        for j in range(i + 2, min(len(question), i + NAME_CHARS) + 1)
+        if question[i:j] in names
+    ]
+    if named:
+        return (max(named, key=len),)
     # The first run of nominal words that holds a proper noun or a code, else the
     # first nominal run: questions name their subject before they ask.
     runs: list[list[str]] = []

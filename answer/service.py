@@ -70,6 +70,9 @@ class AnswerService:
         self.quoter = Quoter(settings.answer_sentences, models.get("quotes"))
         self.llm = llm
 
+    def analyse(self, question: str) -> QuestionAnalysis:
+        return analyse(question, self.judge.title_names)
+
     @classmethod
     def open(cls, settings: Settings) -> AnswerService:
         return cls(Searcher.open(settings), settings, ChatClient.configured(settings))
@@ -129,7 +132,7 @@ class AnswerService:
         yield self._compound(parts, notes, searched, ranked)
 
     def _judge(self, question: str, k: int, where: Where) -> _Part:
-        q = analyse(question)
+        q = self.analyse(question)
         ranked, reading = self.read(q, self.query(q, k, where), k)
         hits = list(ranked[:k])
         evidence = self.judge.assess(q, hits, reading)

@@ -40,7 +40,6 @@ from tqdm import tqdm
 
 from answer import answerability, quoting, reader
 from answer.fitted import MODELS_DIR, LogisticModel, RankingModel
-from answer.question import analyse
 from answer.service import AnswerService
 from errors import exit_on_error
 from eval.metrics import _fold, normalise_answer, short_answer_applies, short_answer_matches
@@ -148,8 +147,8 @@ def question_weights(corpora: list[str], per_question: list[int]) -> np.ndarray:
 
 
 def read(example: Example):
-    q = analyse(example.question.question)
     service = example.service
+    q = service.analyse(example.question.question)
     k = service.settings.top_k
     query = service.query(q, k)
     ranked, reading = service.read(q, query, k)

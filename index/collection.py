@@ -113,5 +113,8 @@ class Collection(Protocol):
     def places(self) -> frozenset[str]:
         """The place words the collection's passages use (with their spellings)."""
 
+    def title_names(self) -> frozenset[str]:
+        """The names the documents' titles give (index/titles.py)."""
+
     def chunks(self) -> list[Chunk]:
         """Every passage, in index order (for example questions and evaluation)."""

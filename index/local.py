@@ -13,6 +13,7 @@ from index.bm25 import Bm25Index
 from index.collection import Manifest, Where
 from index.storage import StoredBuild
 from index.store import LoadedIndex
+from index.titles import title_names
 from index.vector_cache import Embedded
 from ingest.records import Chunk
 from settings import Settings
@@ -64,6 +65,9 @@ class LocalCollection:
 
     def places(self) -> frozenset[str]:
         return frozenset(p for names in self._index.bm25.aliases.values() for p in names)
+
+    def title_names(self) -> frozenset[str]:
+        return title_names({c.title for c in self._index.chunks})
 
     def chunks(self) -> list[Chunk]:
         return list(self._index.chunks)

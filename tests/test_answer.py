@@ -4,6 +4,7 @@ import pytest
 
 from answer.followup import is_followup, rewrite
 from answer.llm import ChatClient, LlmError, check_citations, render_messages
+from answer.question import analyse
 from answer.service import REFUSAL, AnswerService
 from errors import EmptyQuestion
 from index.searcher import Hit
@@ -240,6 +241,15 @@ def test_words_no_passage_holds_are_measured(service):
     assert not service.judge._unseen("日活", "日均活跃用户超过50万")
     assert service.judge._unseen("日活", "每日均衡地开展活动")
     assert service.judge._unseen("日活", "第二日。活动")
+
+
+def test_the_service_reads_a_question_with_the_names_its_titles_give(service):
+    """The index's case titles give names (Collection.title_names): a question
+    naming one is about it, whole, where jieba's cut alone would pick 建会."""
+    assert "破解建会入会难题" in service.judge.title_names
+    question = "破解建会入会难题的做法有哪些？"
+    assert analyse(question).focus == ("建会",)
+    assert service.analyse(question).focus == ("破解建会入会难题",)
 
 
 def test_a_name_glued_to_the_next_word_is_found(service):

@@ -33,6 +33,7 @@ from answer.tagger import question_tagger
 from eval.metrics import short_answer_matches
 from eval.scale import questions
 from index.searcher import Hit
+from index.titles import title_names
 from ingest.pipeline import ingest_file
 from ingest.records import Chunk
 from settings import SHIPPED_CORPUS
@@ -100,6 +101,35 @@ def test_answer_types(question, kind):
 def test_focus_slot_and_unit(question, focus, slot, unit):
     q = analyse(question)
     assert (q.focus, q.slot, q.unit) == (focus, slot, unit)
+
+
+def test_the_names_the_documents_titles_give():
+    titles = [
+        "蓝线裸顶鲷",
+        "瓦士本市 （威斯康辛州）",
+        "蒂亚戈·蒙泰罗",
+        "坚持“三性”带“三力” 以数字化助推工会工作高质量发展",
+    ]
+    assert title_names(titles) == {"蓝线裸顶鲷", "瓦士本市", "威斯康辛州", "蒂亚戈", "蒙泰罗"}
+
+
+@pytest.mark.parametrize(
+    ("question", "without", "focus", "slot"),
+    [
+        # jieba cuts a name its dictionary lacks; the title gives it whole
+        ("蒙泰罗在2005年美国大奖赛上获得第几名？", ("泰罗",), ("蒙泰罗",), ("获得", "大奖赛")),
+        ("蓝线裸顶鲷的体长约是多少公分？", ("蓝线",), ("蓝线裸顶鲷",), ("体长",)),
+        # the longest title named wins, and its pieces are not slot words
+        ("最早研究计算神经科学的科学家有哪些？", ("研究",), ("计算神经科学",), ("科学家", "研究")),
+        # quoted text still comes first
+        ("《计算神经科学导论》由谁编写？", ("计算神经科学导论",), ("计算神经科学导论",), ("编写",)),
+    ],
+)
+def test_a_name_a_documents_title_gives_is_the_focus(question, without, focus, slot):
+    names = title_names(["蒂亚戈·蒙泰罗", "蓝线裸顶鲷", "计算神经科学", "神经科学"])
+    assert analyse(question).focus == without
+    q = analyse(question, names)
+    assert (q.focus, q.slot) == (focus, slot)
 
 
 def test_the_unit_a_count_asks_for():

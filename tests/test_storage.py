@@ -13,8 +13,16 @@ import pytest
 
 from errors import BackendUnavailable, IndexNotFound, ManifestMismatch
 from index.build import update_index
-from index.milvus import _MANIFEST, MILVUS_FORMAT, MilvusStorage, _Names, collection_base
+from index.milvus import (
+    _MANIFEST,
+    _TITLE_NAMES,
+    MILVUS_FORMAT,
+    MilvusStorage,
+    _Names,
+    collection_base,
+)
 from index.storage import storage_for
+from index.titles import title_names
 from ingest.entities import find_entities
 from ingest.sentences import split_sentences
 from settings import SHIPPED_CORPUS, Settings
@@ -72,11 +80,16 @@ def test_an_update_embeds_and_writes_only_the_changed_passages(settings, tmp_pat
     build(fresh, CASE, extra)
     assert frequencies(after) == frequencies(storage_for(fresh).open())
     assert after.places() == storage_for(fresh).open().places()
+    # The names the titles give, the new case's among them (question focus).
+    assert after.title_names() == title_names({c.title for c in stored})
+    assert after.title_names() == storage_for(fresh).open().title_names()
+    assert "夜校课堂" in after.title_names()
 
     report, _ = build(settings, CASE)  # the extra file is gone
     gone = storage.open()
     assert report.removed == [str(extra)] and report.embedded == 0
     assert frequencies(gone)["茶艺"] == 0 and len(gone) == 36
+    assert "夜校课堂" not in gone.title_names()
     assert gone.search_lexical("茶艺 夜校", 5) == []
 
 
@@ -170,6 +183,21 @@ def test_a_milvus_index_of_another_format_is_refused_then_rebuilt_by_a_plain_bui
     assert report.embedded == 36 and report.full_rebuild_reason
     assert storage.read_manifest()["format_version"] == MILVUS_FORMAT
     assert len(storage.open()) == 36
+
+
+def test_milvus_stores_the_title_names_and_finds_them_in_an_index_written_before(tmp_path):
+    """Stored at write time, so that opening the index reads no passage; an index
+    written before they were stored still gives them, from its passages' titles."""
+    settings = backend_settings(tmp_path / "data", "milvus")
+    build(settings, CASE)
+    storage = MilvusStorage(settings)
+    expected = title_names({c.title for c in storage.open().chunks()})
+    assert expected and storage.open().title_names() == expected
+    storage._calls.client.drop_collection_properties(
+        storage._physical().chunks, property_keys=[_TITLE_NAMES]
+    )
+    assert _TITLE_NAMES not in storage._properties()
+    assert storage.open().title_names() == expected
 
 
 def test_milvus_lite_bm25_statistics_are_per_segment(tmp_path):
