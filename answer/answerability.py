@@ -35,13 +35,7 @@ import jieba
 import numpy as np
 
 from answer.fitted import LogisticModel, load_model
-from answer.question import (
-    ASKING,
-    CJK_CHAR,
-    QuestionAnalysis,
-    function_words,
-    tagged,
-)
+from answer.question import ASKING, CJK_CHAR, QuestionAnalysis, function_words, tagged
 from answer.reader import Reading, share_of
 from answer.spans import spans
 from index.bm25 import is_content_word
@@ -111,8 +105,6 @@ class AnswerabilityJudge:
         self._places = collection.places()
         self._longest_place = max(map(len, self._places), default=0)
         self._spellings = pinyin_spellings(self._places)
-        # The names the documents' titles give: what questions are about.
-        self.title_names = collection.title_names()
         # Asked for three or four times per question (reader, judge): computed once.
         self.places_in = lru_cache(maxsize=_QUESTION_CACHE)(self._places_in)
         self.term_weights = lru_cache(maxsize=_QUESTION_CACHE)(self._term_weights)

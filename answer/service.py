@@ -69,9 +69,11 @@ class AnswerService:
         )
         self.quoter = Quoter(settings.answer_sentences, models.get("quotes"))
         self.llm = llm
+        # The names the documents' titles give: what a question naming one is about.
+        self.title_names = searcher.collection.title_names()
 
     def analyse(self, question: str) -> QuestionAnalysis:
-        return analyse(question, self.judge.title_names)
+        return analyse(question, self.title_names)
 
     @classmethod
     def open(cls, settings: Settings) -> AnswerService:

@@ -130,12 +130,12 @@ class MilvusCollection:
         names: _Names,
         manifest: dict,
         places: dict,
-        title_names: frozenset[str] | None = None,
+        named: frozenset[str] | None = None,
     ) -> None:
         self._calls = calls
         self._names = names
         self._aliases = places
-        self._title_names = title_names
+        self._title_names = named  # None: an index written before they were stored
         self.manifest = Manifest.from_json(manifest)
         self.doc_freq = lru_cache(maxsize=_DF_CACHE)(self._doc_freq)
         self._counts: dict[str, int] = {}  # chunk id -> its number of sentences
@@ -225,7 +225,7 @@ class MilvusCollection:
         return frozenset(p for names in self._aliases.values() for p in names)
 
     def title_names(self) -> frozenset[str]:
-        if self._title_names is None:  # an index written before they were stored
+        if self._title_names is None:
             rows = scan(self._calls, self._names.chunks, ["title"])
             self._title_names = title_names({r["title"] for r in rows})
         return self._title_names

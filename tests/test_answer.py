@@ -246,7 +246,7 @@ def test_words_no_passage_holds_are_measured(service):
 def test_the_service_reads_a_question_with_the_names_its_titles_give(service):
     """The index's case titles give names (Collection.title_names): a question
     naming one is about it, whole, where jieba's cut alone would pick 建会."""
-    assert "破解建会入会难题" in service.judge.title_names
+    assert "破解建会入会难题" in service.title_names
     question = "破解建会入会难题的做法有哪些？"
     assert analyse(question).focus == ("建会",)
     assert service.analyse(question).focus == ("破解建会入会难题",)
