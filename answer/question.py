@@ -19,7 +19,7 @@ from functools import cache, lru_cache
 
 from answer.spans import CLOSING_QUOTES, OPENING_QUOTES, Span, spans
 from answer.tagger import question_tagger
-from index.titles import NAME_CHARS
+from index.titles import names_in
 from ingest.entities import Entity
 
 _TITLE = r"哪[一]?[部首张本篇]"
@@ -281,12 +281,7 @@ def _focus(
         return quoted
     # A name a document's title gives is the subject, whole: jieba cuts names its
     # dictionary lacks ("蓝线裸顶鲷" into 蓝线/裸顶鲷) and the rule below keeps a piece.
-    named = [
-        question[i:j]
-        for i in range(len(question))
-        for j in range(i + 2, min(len(question), i + NAME_CHARS) + 1)
-        if question[i:j] in names
-    ]
+    named = names_in(question, names)
     if named:
         return (max(named, key=len),)
     # The first run of nominal words that holds a proper noun or a code, else the

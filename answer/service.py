@@ -26,6 +26,7 @@ from answer.reader import Reader, Reading
 from answer.records import Answer, Citation
 from index.collection import Query, Where
 from index.searcher import Hit, Searcher, clean_question
+from index.titles import names_in
 from settings import Settings
 
 REFUSAL = "资料中没有找到相关内容。"
@@ -33,6 +34,7 @@ EMPTY_PROMPT = "请输入您的问题，例如：这项工作取得了哪些成�
 _MARKER = re.compile(r"\[\d+\]")
 _CANDIDATES = 20
 _RERANKED = 5  # the passages the reader reorders by their best clause
+TOPIC_SHARE = 10  # a title word in 1 of this many passages names the topic, not a subject
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,16 @@ class AnswerService:
         self.title_names = searcher.collection.title_names()
 
     def analyse(self, question: str) -> QuestionAnalysis:
-        return analyse(question, self.title_names)
+        """The question with the names it holds that are a document's subject: a
+        title word one passage in ten or more holds ("工会" in a union corpus)
+        names the collection's topic, not what this question is about."""
+        collection = self.searcher.collection
+        named = frozenset(
+            name
+            for name in names_in(question, self.title_names)
+            if collection.doc_freq(name) * TOPIC_SHARE < len(collection)
+        )
+        return analyse(question, named)
 
     @classmethod
     def open(cls, settings: Settings) -> AnswerService:

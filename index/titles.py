@@ -23,3 +23,14 @@ def title_names(titles: Iterable[str]) -> frozenset[str]:
             if 2 <= len(part) <= NAME_CHARS and _CJK_NAME.fullmatch(part):
                 names.add(part)
     return frozenset(names)
+
+
+def names_in(text: str, names: frozenset[str]) -> list[str]:
+    """The names `text` holds, looked up piece by piece (a collection has
+    thousands of names; a question a few dozen characters)."""
+    return [
+        text[i:j]
+        for i in range(len(text))
+        for j in range(i + 2, min(len(text), i + NAME_CHARS) + 1)
+        if text[i:j] in names
+    ]

@@ -5,7 +5,7 @@ import pytest
 from answer.followup import is_followup, rewrite
 from answer.llm import ChatClient, LlmError, check_citations, render_messages
 from answer.question import analyse
-from answer.service import REFUSAL, AnswerService
+from answer.service import REFUSAL, TOPIC_SHARE, AnswerService
 from errors import EmptyQuestion
 from index.searcher import Hit
 from ingest.records import Chunk
@@ -250,6 +250,16 @@ def test_the_service_reads_a_question_with_the_names_its_titles_give(service):
     question = "破解建会入会难题的做法有哪些？"
     assert analyse(question).focus == ("建会",)
     assert service.analyse(question).focus == ("破解建会入会难题",)
+
+
+def test_a_title_word_many_passages_hold_names_the_topic_not_the_question(service, monkeypatch):
+    """A document titled 工会 in a union corpus: 工会 is in most passages, so a
+    question holding it is not about it (TOPIC_SHARE); a rare title name still is."""
+    collection = service.searcher.collection
+    assert collection.doc_freq("工会") * TOPIC_SHARE >= len(collection)
+    monkeypatch.setattr(service, "title_names", service.title_names | {"工会"})
+    assert service.analyse("龙岩工会的驿站调解了多少件劳动争议？").focus == ("龙岩工会",)
+    assert service.analyse("破解建会入会难题的工会做法有哪些？").focus == ("破解建会入会难题",)
 
 
 def test_a_name_glued_to_the_next_word_is_found(service):
