@@ -16,7 +16,8 @@ _CJK_NAME = re.compile(r"[\u3400-\u9fff]+")
 def title_names(titles: Iterable[str]) -> frozenset[str]:
     """A title, and its parts between spaces, brackets, colons and name dots
     ("瓦士本市 （威斯康辛州）" -> 瓦士本市, 威斯康辛州; "龙岩：驿站" -> 龙岩, 驿站), of 2
-    to NAME_CHARS Chinese characters. A slogan ("坚持“三性”带“三力”…") gives none."""
+    to NAME_CHARS Chinese characters. A part in quotes or a longer one gives none:
+    of "坚持“三性”带“三力” 以数字化助推工会工作高质量发展" nothing is a name."""
     names = set()
     for title in titles:
         for part in [title, *_PARTS.split(title)]:
