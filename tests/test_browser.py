@@ -53,6 +53,11 @@ def page(server):
         page.on("request", lambda request: page.requests.append(request.url))
         page.goto(url, wait_until="load")
         page.wait_for_selector("#question textarea", timeout=60_000)
+        # The page's load event has run (it says who is signed in): Gradio has
+        # wired the textbox, so an Enter pressed now is not lost.
+        page.wait_for_function(
+            "document.querySelector('#who').innerText.includes('登录')", timeout=60_000
+        )
         yield page
         browser.close()
 
