@@ -36,7 +36,6 @@ from answer.question import QuestionAnalysis
 from answer.spans import QUOTE_MARKS, Span
 from index.searcher import Hit
 from ingest.entities import Entity, read_entities, tag_entities
-from ingest.records import section_header
 from ingest.sentences import sentence_spans
 
 # Clauses end at ，；： (full or half width), but not inside a number ("2,173", "11:00").
@@ -292,9 +291,7 @@ class Reader:
 
         # The heading says what a passage is about (an article's title, a case's
         # organisation and title), which its sentences leave to "他" or "该项目".
-        titles = [
-            coverage(section_header(h.chunk.organisation, h.chunk.title).lower()) for h in hits
-        ]
+        titles = [coverage(h.chunk.header.lower()) for h in hits]
         numbers = tuple(_QUESTION_NUMBER.findall(q.text))
         asked = bigrams(q.before + q.after)
         focus = q.focus[0] if q.focus else ""

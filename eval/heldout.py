@@ -46,8 +46,8 @@ def held_out_scores(repeats: int = 1) -> list[dict[str, list[Scored]]]:
         service.judge.model = load_model("answerability", answerability.FEATURES)
         service.quoter.model = load_model("quotes", quoting.QUOTE_FEATURES)
     runs = []
+    n = len(RANKER_SEEDS)
     for repeat in range(repeats):
-        n = len(RANKER_SEEDS)
         readers = cross_fitted_readers(*data, seeds=tuple(range(repeat * n, repeat * n + n)))
         scored: dict[str, list[Scored]] = {}
         for e in examples:

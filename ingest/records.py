@@ -54,9 +54,12 @@ class Chunk:
     entities: str | None = None
 
     @property
+    def header(self) -> str:
+        return section_header(self.organisation, self.title)
+
+    @property
     def index_text(self) -> str:
-        header = section_header(self.organisation, self.title)
-        return f"{header}\n{self.text}" if header else self.text
+        return f"{self.header}\n{self.text}" if self.header else self.text
 
     def to_json(self) -> dict:
         row = {
