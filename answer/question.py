@@ -288,27 +288,49 @@ def _focus(
     # first nominal run: questions name their subject before they ask.
     runs: list[list[str]] = []
     current: list[str] = []
+    held: list[str] = []  # single characters waiting for the run's next word
+    contentful, proper = False, False
     proper_runs: list[int] = []
+
+    def close() -> None:
+        nonlocal current, contentful, proper
+        if current and contentful:
+            if proper:
+                proper_runs.append(len(runs))
+            runs.append(current)
+        current, contentful, proper = [], False, False
+
     for i, (word, flag) in enumerate(words):
         nominal = (
             i not in asking
             and word not in _FRAME
+            and not _dates(words, i)
             and (flag.startswith(_NOMINAL) or re.fullmatch(r"[A-Za-z0-9]+\w*", word))
         )
         if nominal and _content(word, flag):
-            current.append(word)
-            proper = flag.startswith(_PROPER) or re.search(r"[A-Za-z0-9]", word)
-            if proper and (not proper_runs or proper_runs[-1] != len(runs)):
-                proper_runs.append(len(runs))
-        elif current:
-            runs.append(current)
-            current = []
-    if current:
-        runs.append(current)
+            current += [*held, word]
+            held = []
+            contentful = True
+            proper = proper or flag.startswith(_PROPER) or bool(re.search(r"[A-Za-z0-9]", word))
+        elif nominal and len(word) == 1 and word not in function_words():
+            # jieba's HMM cuts a name it lacks into pieces, some of one character
+            # (帕/特纳/赫/峡谷): they belong to the run that holds its other pieces.
+            (current if current else held).append(word)
+        else:
+            close()
+            held = []
+    close()
     if not runs:
         return ()
     chosen = runs[proper_runs[0]] if proper_runs else runs[0]
     return ("".join(chosen),) if len(chosen) > 1 else tuple(chosen)
+
+
+def _dates(words: list[tuple[str, str]], i: int) -> bool:
+    """The number of a date ("2008" of 2008年): when the fact holds, not what the
+    question is about ("2008年，吉斯伯恩大区的人口") nor what it asks for."""
+    word = words[i][0]
+    return word.isdigit() and i + 1 < len(words) and words[i + 1][0][:1] in "年月日"
 
 
 def _slot(words: list[tuple[str, str]], asking: list[int], focus: set[str]) -> tuple[str, ...]:
@@ -324,7 +346,7 @@ def _slot(words: list[tuple[str, str]], asking: list[int], focus: set[str]) -> t
             word, flag = words[i]
             if word in "，。？！?,!；;":
                 break
-            if not _content(word, flag) or any(word in f for f in focus):
+            if not _content(word, flag) or any(word in f for f in focus) or _dates(words, i):
                 continue
             picked.append(word)
             taken += 1

@@ -96,6 +96,12 @@ def test_answer_types(question, kind):
         ('“泡泡战士"由哪家公司开发？', ("泡泡战士",), ("公司", "开发"), ""),
         # an English question names nothing Chinese passages could hold: no focus, not "How"
         ("How many stations has Jiangsu built?", (), (), ""),
+        # jieba cuts names it lacks into pieces, some of one character: the name stays whole
+        ("林永康有几个孩子？", ("林永康",), ("孩子",), "个"),
+        ("帕特纳赫峡谷有多长？", ("帕特纳赫峡谷",), (), ""),
+        # the year of a date is when the fact holds: neither the focus nor the slot
+        ("2008年，吉斯伯恩大区的人口数是多少？", ("吉斯伯恩大区",), ("人口数",), ""),
+        ("台州2023年新增了多少技能人才？", ("台州",), ("新增", "技能", "人才"), ""),
     ],
 )
 def test_focus_slot_and_unit(question, focus, slot, unit):
