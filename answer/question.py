@@ -199,7 +199,7 @@ def analyse(question: str, names: frozenset[str] = frozenset()) -> QuestionAnaly
     # for in them, so it names no focus to check ("How", "What" are not one).
     focus = _focus(question, words, set(asking), names) if CJK_CHAR.search(question) else ()
     unit = _unit(question)
-    slot = _slot(words, asking, set(focus) | {unit})
+    slot = _slot(words, asking, {*focus, *_name_parts(question, words, focus, names), unit})
     before, after = _around_asking(question)
     kind = answer_type(question)
     measure = _measure(question) if kind == "number" and not unit else ""
@@ -324,6 +324,24 @@ def _focus(
         return ()
     chosen = runs[proper_runs[0]] if proper_runs else runs[0]
     return ("".join(chosen),) if len(chosen) > 1 else tuple(chosen)
+
+
+_NAME_DOTS = "·•・"
+
+
+def _name_parts(
+    question: str, words: list[tuple[str, str]], focus: tuple[str, ...], names: frozenset[str]
+) -> set[str]:
+    """The other parts of a dotted name the focus is part of: a title gives 狄尔泰
+    of 威廉·狄尔泰, and 威廉 names the focus too, not what is asked. A part is a
+    word next to a dot, or a name a title gives next to one (jieba cuts 蒙泰罗 of
+    蒂亚戈·蒙泰罗 into 蒙/泰罗)."""
+    parts = {n for n in names if any(d + n in question or n + d in question for d in _NAME_DOTS)}
+    for i, (word, _) in enumerate(words):
+        if word in _NAME_DOTS:
+            parts.update(w for w, _ in words[max(i - 1, 0) : i + 2] if w not in _NAME_DOTS)
+    named = any(p in f or f in p for p in parts for f in focus)
+    return parts if named else set()
 
 
 def _dates(words: list[tuple[str, str]], i: int) -> bool:

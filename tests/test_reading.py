@@ -129,10 +129,13 @@ def test_the_names_the_documents_titles_give():
         ("最早研究计算神经科学的科学家有哪些？", ("研究",), ("计算神经科学",), ("科学家", "研究")),
         # quoted text still comes first
         ("《计算神经科学导论》由谁编写？", ("计算神经科学导论",), ("计算神经科学导论",), ("编写",)),
+        # the other parts of a dotted name name the focus too: not slot words
+        ("蒂亚戈·蒙泰罗是哪个国家的赛车手？", ("蒂亚戈",), ("蒂亚戈",), ("国家", "赛车手")),
+        ("威廉·狄尔泰是哪国的哲学家？", ("威廉",), ("狄尔泰",), ("哲学家",)),
     ],
 )
 def test_a_name_a_documents_title_gives_is_the_focus(question, without, focus, slot):
-    names = title_names(["蒂亚戈·蒙泰罗", "蓝线裸顶鲷", "计算神经科学", "神经科学"])
+    names = title_names(["蒂亚戈·蒙泰罗", "蓝线裸顶鲷", "计算神经科学", "神经科学", "威廉·狄尔泰"])
     assert analyse(question).focus == without
     q = analyse(question, names)
     assert (q.focus, q.slot) == (focus, slot)
