@@ -3,9 +3,10 @@
 `spans(text, "number", unit="辆")` (or a kind of quantity, unit="面积") finds "3辆", "12.5万元", "800余件", "70-80公里",
 "3分33秒62"; dates ("1628年", "4月26日", "天正16年（1588年）", "二十世纪初期"), people,
 places and organisations (tagged when the passage was made, ingest/entities.py), and
-names (quoted text, the phrase after 更名为 / 称为 …). Each span carries how well it
-fits: a number with the asked-for unit fits better than a bare one. Which span is
-the answer is decided by the fitted span model in `reader.py`, not here.
+names (quoted text, the phrase after 更名为 / 称为 …, or the list after one: "又名不动佛、
+无动佛"). Each span carries how well it fits: a number with the asked-for unit fits
+better than a bare one. Which span is the answer is decided by the fitted span model
+in `reader.py`, not here.
 """
 
 from __future__ import annotations
@@ -102,8 +103,9 @@ QUOTED = re.compile(
 
 _NAMED_AFTER = re.compile(
     r"(?:更名为|改名为|改称|更名|称为|名为|叫做|原名|本名|又名|或称|全称|简称|又称|别称|别名|昵称|"
-    r"俗名|俗称|艺名|笔名|旧名|旧称|古称|小名|乳名|命名为|称作|号称|被誉为)"
-    r"[“《「\"]?([^，。；、：,;:“”《》「」\"]{1,20})"
+    r"俗名|俗称|艺名|笔名|旧名|旧称|古称|小名|乳名|命名为|称作|号称|被誉为)为?"
+    # Several names listed after one verb are all the answer ("又名不动佛、无动佛").
+    r"[“《「\"]?([^，。；、：,;:“”《》「」\"]{1,20}(?:、[^，。；、：,;:“”《》「」\"]{1,20}){0,9})"
 )
 _TAG_TYPES = frozenset({"person", "place", "organisation"})
 

@@ -263,6 +263,9 @@ def test_the_gap_the_question_leaves_in_a_sentence(question, sentence, gap):
         ("主题曲『铃儿响叮当』由他演唱", "name", "", ["『铃儿响叮当』"]),
         ("牛佬，原名文启明，香港漫画家", "name", "", ["文启明"]),
         ("林郁智，艺名纳豆，台湾艺人", "name", "", ["纳豆"]),
+        # several names after one verb are one answer; 为 after the verb is not a name's
+        ("阿閦佛，又名不动佛、无动佛，是东方的佛", "name", "", ["不动佛、无动佛"]),
+        ("黄蝉别称为硬枝黄蝉、小花黄蝉。", "name", "", ["硬枝黄蝉、小花黄蝉"]),
         ("2011年，首钢集团收购了股权", "organisation", "", ["首钢集团"]),
         ("没有数字的句子", "number", "", []),
         # cases are counted in 起, but "一起" is "together": 起 only after digits
