@@ -254,6 +254,7 @@ def test_the_gap_the_question_leaves_in_a_sentence(question, sentence, gap):
         # an era's year with the common-era year after it; centuries and decades in words
         ("近清于天正16年（1588年）去世", "date", "", ["天正16年（1588年）"]),
         ("写成于二十世纪初期，改建于1990年代以后", "date", "", ["二十世纪初期", "1990年代"]),
+        ("于一九六一年九月十日出生", "date", "", ["一九六一年九月十日"]),
         # 半 counts: "每半年", "半个月"
         ("每半年举行一次，半个月后", "number", "", ["半年", "一次", "半个月"]),
         # a festival as the time of year, but not one opening a name
