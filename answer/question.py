@@ -336,7 +336,14 @@ def _name_parts(
     of 威廉·狄尔泰, and 威廉 names the focus too, not what is asked. A part is a
     word next to a dot, or a name a title gives next to one (jieba cuts 蒙泰罗 of
     蒂亚戈·蒙泰罗 into 蒙/泰罗)."""
-    parts = {n for n in names if any(d + n in question or n + d in question for d in _NAME_DOTS)}
+    if not any(d in question for d in _NAME_DOTS):
+        return set()
+    # names_in looks the question up piece by piece: a collection has thousands of names.
+    parts = {
+        n
+        for n in names_in(question, names)
+        if any(d + n in question or n + d in question for d in _NAME_DOTS)
+    }
     for i, (word, _) in enumerate(words):
         if word in _NAME_DOTS:
             parts.update(w for w, _ in words[max(i - 1, 0) : i + 2] if w not in _NAME_DOTS)
@@ -353,7 +360,8 @@ def _dates(words: list[tuple[str, str]], i: int) -> bool:
 
 def _slot(words: list[tuple[str, str]], asking: list[int], focus: set[str]) -> tuple[str, ...]:
     """Up to two content words on each side of the first question word, nearest
-    first, that are not part of the focus."""
+    first, that are not part of `focus` (the focus, the other parts of its
+    dotted name and the unit) nor a date's number."""
     if not asking:
         return ()
     at = asking[0]
