@@ -188,12 +188,14 @@ def tagged(question: str) -> tuple[tuple[str, str], ...]:
     return tuple((w.word, w.flag) for w in question_tagger().lcut(question, HMM=True))
 
 
+# jieba's dictionary tags 之家 ("home of": 职工之家, 会员之家) as a pronoun; it ends a name.
+_MISTAGGED_NOUNS = frozenset({"之家"})
 CJK_CHAR = re.compile(r"[\u3400-\u9fff]")  # a Chinese character
 
 
 def analyse(question: str, names: frozenset[str] = frozenset()) -> QuestionAnalysis:
     """`names`: the names the index's titles give (index/titles.py)."""
-    words = _merge_codes(tagged(question))
+    words = [(w, "n" if w in _MISTAGGED_NOUNS else f) for w, f in _merge_codes(tagged(question))]
     asking = [i for i, (w, _) in enumerate(words) if ASKING.search(w)]
     # An English question asked of Chinese passages: no word of it can be looked
     # for in them, so it names no focus to check ("How", "What" are not one).

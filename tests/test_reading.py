@@ -102,6 +102,8 @@ def test_answer_types(question, kind):
         # the year of a date is when the fact holds: neither the focus nor the slot
         ("2008年，吉斯伯恩大区的人口数是多少？", ("吉斯伯恩大区",), ("人口数",), ""),
         ("台州2023年新增了多少技能人才？", ("台州",), ("新增", "技能", "人才"), ""),
+        # jieba tags 之家 as a pronoun; it ends the name
+        ("川工之家APP有多少注册用户？", ("川工之家APP",), ("注册", "用户"), ""),
     ],
 )
 def test_focus_slot_and_unit(question, focus, slot, unit):
