@@ -60,14 +60,17 @@ class Quoter:
     def quotes(self, reading: Reading, hits: list[Hit]) -> list[tuple[str, Hit]]:
         """The quoted sentences, each with its passage. A question asking for a
         list or a way whose best sentence is an item of an enumeration ("二是…")
-        gets the enumeration's items instead ("一是…二是…三是…", up to MAX_ITEMS)."""
+        gets the enumeration's items instead ("一是…二是…三是…", up to MAX_ITEMS).
+        The sentence the short answer was read in is always quoted: the bold fact
+        is one the reader can see in a sentence with its [n], even when the span
+        model found it in a sentence of another passage."""
         if not reading.candidates:
             return []
         best = reading.candidates[0]
         passage = hits[best.hit_index]
         items = _enumeration(best.sentence, passage.chunk.text) if reading.lists else []
         if len(items) > 1:
-            return [(s, passage) for s in items]
+            return _with_support([(s, passage) for s in items], reading, hits)
         positions, x = options(reading, hits)
         chosen = [best.position]
         if positions:
@@ -75,9 +78,13 @@ class Quoter:
             cut = self.model.thresholds.get("quote", 0.5)
             likeliest = sorted(range(len(positions)), key=lambda i: -p[i])
             chosen += [positions[i] for i in likeliest if p[i] >= cut][: self.most - 1]
+        if reading.short_answer and reading.short_from == best.hit_index:
+            chosen.append(reading.short_at)  # in reading order with the rest
         text = passage.chunk.text
         at = passage_sentences(text)
-        return [(text[slice(*at[q])], passage) for q in _bridged(chosen)]
+        return _with_support(
+            [(text[slice(*at[q])], passage) for q in _bridged(chosen)], reading, hits
+        )
 
 
 def options(reading: Reading, hits: list[Hit]) -> tuple[list[int], np.ndarray]:
@@ -104,6 +111,20 @@ def options(reading: Reading, hits: list[Hit]) -> tuple[list[int], np.ndarray]:
             ]
         )
     return positions, np.asarray(rows).reshape(-1, len(QUOTE_FEATURES))
+
+
+def _with_support(
+    quoted: list[tuple[str, Hit]], reading: Reading, hits: list[Hit]
+) -> list[tuple[str, Hit]]:
+    """`quoted`, and after it the short answer's sentence when it is not there."""
+    if not reading.short_answer or reading.short_from < 0:
+        return quoted
+    passage = hits[reading.short_from]
+    text = passage.chunk.text
+    sentence = text[slice(*passage_sentences(text)[reading.short_at])]
+    if any(h is passage and sentence in s for s, h in quoted):
+        return quoted
+    return [*quoted, (sentence, passage)]
 
 
 def _bridged(positions: list[int]) -> list[int]:

@@ -120,6 +120,7 @@ class Reading:
     short_answer: str = ""
     typed: bool = False  # the best candidate holds a span of the expected type
     short_from: int = -1  # the passage (hit index) the short answer was read in
+    short_at: int = -1  # the position of its sentence in that passage
     lists: bool = False  # the question asks for a list or a way: quote enumerations whole
     wants_span: bool = False  # the question asks for a typed fact
 
@@ -153,6 +154,7 @@ class Reading:
             self.short_answer if still_read else "",
             self.typed,  # the best candidate's passage comes first, so it is kept
             short_from if still_read else -1,
+            self.short_at if still_read else -1,
             self.lists,
             self.wants_span,
         )
@@ -241,7 +243,7 @@ class Reader:
         order = np.argsort(-scores, kind="stable")
         ranked = tuple(found[i] for i in order)
         ranked_scores = tuple(float(scores[i]) for i in order)
-        short, typed, short_from = "", False, -1
+        short, typed, short_from, short_at = "", False, -1, -1
         if q.wants_span:
             typed = bool(q.spans_in(ranked[0].text, ranked[0].entities))
             options, sx = self.span_features(q, ranked[:_SPAN_CANDIDATES], ranked_scores)
@@ -251,9 +253,12 @@ class Reader:
                 cuts = self.span_model.thresholds
                 if probability[best] >= cuts.get(f"show_{q.type}", cuts.get("show", 0.5)):
                     short = options[best][0].text
-                    short_from = ranked[options[best][1]].hit_index
+                    read_in = ranked[options[best][1]]
+                    short_from, short_at = read_in.hit_index, read_in.position
         lists = q.type in _ENUMERATING_TYPES
-        return Reading(ranked, ranked_scores, short, typed, short_from, lists, q.wants_span)
+        return Reading(
+            ranked, ranked_scores, short, typed, short_from, short_at, lists, q.wants_span
+        )
 
     # -- features (also used by eval.fit to build training data) ------------
 

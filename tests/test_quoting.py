@@ -52,6 +52,24 @@ def test_the_quote_is_the_best_sentence_and_the_likely_sentences_of_its_passage(
     assert _quoter().compose(bridged, hits)[0] == "甲的第一句话。甲的第二句话。甲的第三句话。[1]"
 
 
+def test_the_sentence_the_short_answer_was_read_in_is_always_quoted():
+    """The bold fact is one the user can read, with its [n]: in the best
+    sentence's passage it joins the quote in reading order; found in another
+    passage, that passage's sentence follows under its own number."""
+    hits = [_hit(PASSAGE, cid="a"), _hit("乙的一句话。乙说了三件。", cid="b")]
+    order = ["甲的第二句话。", "乙的一句话。", "甲的第五句话。"]
+    same = _reading(hits, order, (5.0, 1.0, 0.0), short_answer="五", short_from=0, short_at=4)
+    assert _quoter().compose(same, hits)[0] == "甲的第二句话。甲的第五句话。[1]"
+    other = _reading(hits, order, (5.0, 1.0, 0.0), short_answer="三件", short_from=1, short_at=1)
+    text, citations = _quoter().compose(other, hits)
+    assert text == "甲的第二句话。[1]乙说了三件。[2]"
+    assert [c.hit.chunk.id for c in citations] == ["a", "b"]
+    # Already quoted, or no short answer: the quote is the model's alone.
+    quoted = _reading(hits, order, (5.0, 1.0, 0.0), short_answer="二", short_from=0, short_at=1)
+    assert _quoter().compose(quoted, hits)[0] == "甲的第二句话。[1]"
+    assert _quoter().compose(_reading(hits, order, (5.0, 1.0, 0.0)), hits)[0] == "甲的第二句话。[1]"
+
+
 def test_a_sentence_the_reader_did_not_score_counts_as_below_every_one_it_did():
     hits = [_hit(PASSAGE, cid="a")]
     reading = _reading(hits, ["甲的第二句话。", "甲的第五句话。"], (3.0, -1.0), short_answer="二")
