@@ -199,9 +199,10 @@ def analyse(question: str, names: frozenset[str] = frozenset()) -> QuestionAnaly
     asking = [i for i, (w, _) in enumerate(words) if ASKING.search(w)]
     # An English question asked of Chinese passages: no word of it can be looked
     # for in them, so it names no focus to check ("How", "What" are not one).
-    focus = _focus(question, words, set(asking), names) if CJK_CHAR.search(question) else ()
+    named = names_in(question, names)
+    focus = _focus(question, words, set(asking), named) if CJK_CHAR.search(question) else ()
     unit = _unit(question)
-    slot = _slot(words, asking, {*focus, *_name_parts(question, words, focus, names), unit})
+    slot = _slot(words, asking, {*focus, *_name_parts(question, words, focus, named), unit})
     before, after = _around_asking(question)
     kind = answer_type(question)
     measure = _measure(question) if kind == "number" and not unit else ""
@@ -276,14 +277,14 @@ def _content(word: str, flag: str) -> bool:
 
 
 def _focus(
-    question: str, words: list[tuple[str, str]], asking: set[int], names: frozenset[str]
+    question: str, words: list[tuple[str, str]], asking: set[int], named: list[str]
 ) -> tuple[str, ...]:
+    """`named`: the names the documents' titles give that the question holds."""
     quoted = tuple(m.group(1) for m in _QUOTED.finditer(question))
     if quoted:
         return quoted
     # A name a document's title gives is the subject, whole: jieba cuts names its
     # dictionary lacks ("蓝线裸顶鲷" into 蓝线/裸顶鲷) and the rule below keeps a piece.
-    named = names_in(question, names)
     if named:
         return (max(named, key=len),)
     # The first run of nominal words that holds a proper noun or a code, else the
@@ -332,7 +333,7 @@ _NAME_DOTS = "·•・"
 
 
 def _name_parts(
-    question: str, words: list[tuple[str, str]], focus: tuple[str, ...], names: frozenset[str]
+    question: str, words: list[tuple[str, str]], focus: tuple[str, ...], named: list[str]
 ) -> set[str]:
     """The other parts of a dotted name the focus is part of: a title gives 狄尔泰
     of 威廉·狄尔泰, and 威廉 names the focus too, not what is asked. A part is a
@@ -340,12 +341,7 @@ def _name_parts(
     蒂亚戈·蒙泰罗 into 蒙/泰罗)."""
     if not any(d in question for d in _NAME_DOTS):
         return set()
-    # names_in looks the question up piece by piece: a collection has thousands of names.
-    parts = {
-        n
-        for n in names_in(question, names)
-        if any(d + n in question or n + d in question for d in _NAME_DOTS)
-    }
+    parts = {n for n in named if any(d + n in question or n + d in question for d in _NAME_DOTS)}
     for i, (word, _) in enumerate(words):
         if word in _NAME_DOTS:
             parts.update(w for w, _ in words[max(i - 1, 0) : i + 2] if w not in _NAME_DOTS)

@@ -59,7 +59,8 @@ class Chunk:
 
     @property
     def index_text(self) -> str:
-        return f"{self.header}\n{self.text}" if self.header else self.text
+        header = self.header
+        return f"{header}\n{self.text}" if header else self.text
 
     def to_json(self) -> dict:
         row = {
