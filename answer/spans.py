@@ -103,11 +103,20 @@ QUOTED = re.compile(
 )
 
 
-_NAMED_AFTER = re.compile(
+_NAMING_VERB = (
     r"(?:更名为|改名为|改称|更名|称为|名为|叫做|原名|本名|又名|或称|全称|简称|又称|别称|别名|昵称|"
-    r"俗名|俗称|艺名|笔名|旧名|旧称|古称|小名|乳名|命名为|称作|号称|被誉为)为?"
+    r"俗名|俗称|艺名|笔名|旧名|旧称|古称|小名|乳名|命名为|称作|号称|被誉为)"
+)
+# A name ends before a naming verb: "原名张三改名为李四" -> 张三 (and 李四 after 改名为).
+_NAME_RUN = rf"(?:(?!{_NAMING_VERB})[^，。；、：,;:“”《》「」\"]){{1,20}}"
+# A further listed name is not one that a naming verb follows: in "刘六本名刘宠、刘七
+# 本名刘宸" 刘七 is not another name of 刘六. Atomic, so that it is not shortened
+# until the next character is not a naming verb.
+_LISTED_NAME = rf"、(?>{_NAME_RUN})(?!{_NAMING_VERB})"
+_NAMED_AFTER = re.compile(
+    rf"{_NAMING_VERB}为?"
     # Several names listed after one verb are all the answer ("又名不动佛、无动佛").
-    r"[“《「\"]?([^，。；、：,;:“”《》「」\"]{1,20}(?:、[^，。；、：,;:“”《》「」\"]{1,20}){0,9})"
+    rf"[“《「\"]?({_NAME_RUN}(?:{_LISTED_NAME}){{0,9}})"
 )
 _TAG_TYPES = frozenset({"person", "place", "organisation"})
 

@@ -269,6 +269,9 @@ def test_the_gap_the_question_leaves_in_a_sentence(question, sentence, gap):
         # several names after one verb are one answer; 为 after the verb is not a name's
         ("阿閦佛，又名不动佛、无动佛，是东方的佛", "name", "", ["不动佛、无动佛"]),
         ("黄蝉别称为硬枝黄蝉、小花黄蝉。", "name", "", ["硬枝黄蝉、小花黄蝉"]),
+        # the list ends where an item names something else
+        ("刘六本名刘宠、刘七本名刘宸，兄弟二人", "name", "", ["刘宠", "刘宸"]),
+        ("他原名张三改名为李四", "name", "", ["张三", "李四"]),
         ("2011年，首钢集团收购了股权", "organisation", "", ["首钢集团"]),
         ("没有数字的句子", "number", "", []),
         # cases are counted in 起, but "一起" is "together": 起 only after digits
