@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from answer.spans import Span
+from answer.spans import QUOTED, Span
 
 _TRAILING_DROPS = 2  # "交给了" is "交给" in the passage: that many of the last characters may go
 _MAX_GAP = 20  # a longer gap is a clause, not an answer
@@ -95,16 +95,14 @@ def _gap(text: str, left: tuple[int, int] | None, right: tuple[int, int] | None)
         # "从师于哪位漫画家" in "从师于漫画家田河水泡": the asked-for kind of thing
         # comes first, the answer after it.
         start = right[0] + right[1]
-        stop = _CLAUSE_END.search(text, start)
-        end = stop.start() if stop else len(text)
+        end = _clause_end(text, start)
     elif left and right and right[0] > left[0] + left[1]:
         start, end = left[0] + left[1], right[0]
         if _CLAUSE_BREAK.search(text[start:end].strip(_GAP_TRIM)):
             return None  # clauses apart: the question's words were found in other clauses
     elif left:
         start = left[0] + left[1]
-        stop = _CLAUSE_END.search(text, start)
-        end = stop.start() if stop else len(text)
+        end = _clause_end(text, start)
     elif right:
         stops = [m.end() for m in _CLAUSE_END.finditer(text, 0, right[0])]
         start, end = (stops[-1] if stops else 0), right[0]
@@ -115,3 +113,13 @@ def _gap(text: str, left: tuple[int, int] | None, right: tuple[int, int] | None)
     if not 0 < len(trimmed) <= _MAX_GAP:
         return None
     return Span(trimmed, start + piece.index(trimmed), 0.5)
+
+
+def _clause_end(text: str, start: int) -> int:
+    """Where the gap from `start` ends: at the clause's end, or after the quoted
+    title it opens with ("男子组指定演唱《童话》（原唱者…" -> 《童话》)."""
+    quoted = QUOTED.match(text, start)
+    if quoted:
+        return quoted.end()
+    stop = _CLAUSE_END.search(text, start)
+    return stop.start() if stop else len(text)

@@ -66,14 +66,18 @@ def tag_entities(text: str) -> list[Entity]:
     run_kind, run_start, run, pieces = "", 0, "", 0
     nominal_start, nominal = 0, ""
     pairs = jieba.posseg.lcut(text, HMM=False)
+    place_tail_end = 0  # words before this index continue the place run
     for i, pair in enumerate(pairs):
         word, flag = pair.word, pair.flag
         kind = _FLAG_KIND.get(flag[:2], "")
+        if run_kind == "s" and i >= place_tail_end:
+            place_tail_end = _transliterated_place_end(pairs, i)
         if (
             (kind and kind == run_kind)
             or (run and word in _NAME_DOTS)
             or (run_kind == "s" and word in _PLACE_SUFFIXES)
             or (run_kind == "s" and _bridges_places(word, flag, pairs[i + 1 : i + 2]))
+            or (run_kind == "s" and i < place_tail_end)
             or (run_kind == "p" and _ends_name(run, pieces, word, flag))
         ):
             run += word
@@ -111,6 +115,25 @@ def _ends_name(run: str, pieces: int, word: str, flag: str) -> bool:
         and flag in _NAME_END_FLAGS
         and word not in _PLACE_SUFFIXES
     )
+
+
+def _transliterated(word: str) -> bool:
+    return all(ch in _transliteration() for ch in word)
+
+
+def _transliterated_place_end(pairs: list, i: int) -> int:
+    """Where a transliterated place name after a place ends, when it ends in a
+    place suffix the dictionary cut off: 加州 + 费/雷/斯诺 + 县 (Fresno County),
+    法国 + 瓦尔 + 省. 0 when the words from `i` on are not one."""
+    j = i
+    while (
+        j < len(pairs) and pairs[j].word not in _PLACE_SUFFIXES and _transliterated(pairs[j].word)
+    ):
+        j += 1
+    name = "".join(p.word for p in pairs[i:j])
+    if len(name) >= 2 and j < len(pairs) and pairs[j].word in _PLACE_SUFFIXES:
+        return j + 1
+    return 0
 
 
 def _bridges_places(word: str, flag: str, following: list) -> bool:

@@ -89,6 +89,12 @@ def test_chunks_carry_the_people_places_and_organisations_they_name():
         ("位于桃园市大溪区", [("s", "桃园市大溪区")]),
         # a place's first character the dictionary cut off (宜兰县/头/城镇) joins it...
         ("位于台湾宜兰县头城镇的渔港", [("s", "台湾宜兰县头城镇")]),
+        # a transliterated place the dictionary cut into pieces joins the place
+        # before it when it ends in a place suffix...
+        ("化石发现于加州费雷斯诺县。", [("s", "加州费雷斯诺县")]),
+        ("出生于法国瓦尔省", [("s", "法国瓦尔省")]),
+        # ...and not when no suffix ends it
+        ("加州费雷斯诺的农场", [("s", "加州"), ("p", "斯诺")]),
         # ...but a word between two places keeps them two
         ("欧洲文化城市", [("s", "欧洲"), ("s", "城市")]),
         ("北京和上海", [("s", "北京"), ("s", "上海")]),

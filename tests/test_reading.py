@@ -210,6 +210,13 @@ def test_the_text_around_the_asking_phrase(question, before, after):
         ),
         # the asked-for kind right after the before-context: the answer follows it
         ("长谷川町子从师于哪位漫画家？", "就读山脇高女后从师于漫画家田河水泡。", "田河水泡"),
+        # a quoted title right after the before-context is the answer, though
+        # its opening mark would end a clause
+        (
+            "比赛的男子组指定演唱的是哪首歌？",
+            "男子组指定演唱《童话》（原唱者：光良），女子组指定演唱《遗失的美好》",
+            "《童话》",
+        ),
         # both sides found: the answer is between them
         ("怡良最初在哪里任职？", "怡良最初在刑部任笔帖式，后升为员外郎。", "刑部"),
         ("935线使用几辆巴士？", "该线路使用3辆巴士行走。", "3辆"),
