@@ -205,23 +205,44 @@ def cross_fitted_readers(
     return readers
 
 
-def span_data(examples: list[Example]):
-    xs, ys, corpora, sizes, per_question = [], [], [], [], []
+@dataclass(frozen=True)
+class SpanQuestion:
+    """A typed question's span options as rows of SPAN_FEATURES, and which are right."""
+
+    corpus: str
+    kind: str
+    x: np.ndarray
+    y: np.ndarray
+
+
+def span_questions(examples: list[Example]) -> list[SpanQuestion]:
+    """The span options of every question a short answer applies to, read by the
+    service's current reader (one entry per example, in order; None where no
+    short answer applies)."""
+    found = []
     for ex in tqdm(examples, desc="短答案特征", leave=False):
         q, _, _, reading = read(ex)
         if not short_answer_applies(q.type, ex.question.keywords):
+            found.append(None)
             continue
         top = reading.candidates[: reader._SPAN_CANDIDATES]
         options, x = ex.service.reader.span_features(q, top, reading.scores)
         y = [span_label(s.text, ex.question.keywords, q.type) for s, _ in options]
-        per_question.append((q.type, x, np.asarray(y, dtype=bool)))
-        if not options or not any(y):
-            continue
-        xs.append(x)
-        ys += y
-        corpora.append(ex.corpus)
-        sizes.append(len(options))
-    return np.vstack(xs), np.asarray(ys), question_weights(corpora, sizes), per_question
+        found.append(SpanQuestion(ex.corpus, q.type, x, np.asarray(y, dtype=bool)))
+    return found
+
+
+def fit_spans(questions: list[SpanQuestion | None], about: dict) -> LogisticModel:
+    """The span model, fitted on the questions with a right option, and its
+    show cut-offs, chosen on all of them."""
+    kept = [q for q in questions if q is not None]
+    fitted = [q for q in kept if len(q.y) and q.y.any()]
+    x = np.vstack([q.x for q in fitted])
+    y = np.concatenate([q.y for q in fitted])
+    w = question_weights([q.corpus for q in fitted], [len(q.y) for q in fitted])
+    model = fit_logistic(x, y, w, reader.SPAN_FEATURES, about | {"rows": len(y)})
+    model.thresholds.update(show_thresholds(model, [(q.kind, q.x, q.y) for q in kept]))
+    return model
 
 
 def holds_keyword(text: str, keywords: tuple[str, ...]) -> bool:
@@ -496,9 +517,7 @@ def main(out: Path, max_false_refusal: float) -> None:
     readers = cross_fitted_readers(x, y, w, groups, folds)
     for s in services:
         s.reader.model = reader_model
-    x, y, w, per_question = span_data(answerable)
-    span_model = fit_logistic(x, y, w, reader.SPAN_FEATURES, about | {"rows": len(y)})
-    span_model.thresholds.update(show_thresholds(span_model, per_question))
+    span_model = fit_spans(span_questions(answerable), about)
     for s in services:
         s.reader.span_model = span_model
     x, y, w, corpora, origin = answerability_data(examples, readers)

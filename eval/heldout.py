@@ -1,15 +1,16 @@
 """`python -m eval.heldout`: the fitting split answered as if its questions were new.
 
 `python -m eval run --split fit` answers the fitting questions with a reader
-that was fitted on them, so a change to the reader looks better there than it
-is. Here every fitting question is answered by the cross-fitted reader of its
-fold, fitted on the other folds only (the readers `python -m eval.fit` makes
-for the answerability and quote models), through the same AnswerService and
-metrics as `python -m eval run`. The span, answerability and quote models are
-the shipped ones; the reader alone is held out.
+and a span model that were fitted on them, so a change to either looks better
+there than it is. Here every fitting question is answered by the cross-fitted
+reader of its fold (the readers `python -m eval.fit` makes for the
+answerability and quote models) and by a span model fitted, like the shipped
+one, on the other folds' questions only, through the same AnswerService and
+metrics as `python -m eval run`. The answerability and quote models are the
+shipped ones.
 
-This is how a change to the reader is judged without reading the evaluation
-split, which is never read here.
+This is how a change to the reader or the short answers is judged without
+reading the evaluation split, which is never read here.
 """
 
 from __future__ import annotations
@@ -18,10 +19,19 @@ import click
 import numpy as np
 
 from answer import answerability, quoting, reader
-from answer.fitted import load_model
+from answer.fitted import load_model, load_ranker
 from errors import exit_on_error
 from eval.backends import LocalBackend
-from eval.fit import RANKER_SEEDS, cross_fitted_readers, fold_of, load_examples, reader_data
+from eval.fit import (
+    CROSS_FOLDS,
+    RANKER_SEEDS,
+    cross_fitted_readers,
+    fit_spans,
+    fold_of,
+    load_examples,
+    reader_data,
+    span_questions,
+)
 from eval.metrics import Scored, score, summarise
 from settings import load_settings
 
@@ -34,17 +44,25 @@ REPORTED = (
 
 
 def held_out_scores(repeats: int = 1) -> list[dict[str, list[Scored]]]:
-    """Every fitting question scored, by corpus, each answered by a reader not
-    fitted on it; once per repeat, each with its own LightGBM seeds (the first
-    with the shipped reader's), because a refit moves a few questions by itself."""
+    """Every fitting question scored, by corpus, each answered by a reader and
+    a span model not fitted on it; once per repeat, each with its own LightGBM
+    seeds (the first with the shipped reader's), because a refit moves a few
+    questions by itself."""
     settings = load_settings()
     examples = load_examples(settings)
     answerable = [e for e in examples if e.question.answerable and e.question.keywords]
     data = reader_data(answerable)
     for service in {id(e.service): e.service for e in examples}.values():
-        service.reader.span_model = load_model("spans", reader.SPAN_FEATURES)
+        # The span options are read as `python -m eval.fit` reads them: by the shipped reader.
+        service.reader.model = load_ranker("reader", reader.READER_FEATURES)
         service.judge.model = load_model("answerability", answerability.FEATURES)
         service.quoter.model = load_model("quotes", quoting.QUOTE_FEATURES)
+    spans = span_questions(answerable)
+    folds = [fold_of(e) for e in answerable]
+    span_models = [
+        fit_spans([q for q, g in zip(spans, folds, strict=True) if g != f], {})
+        for f in range(CROSS_FOLDS)
+    ]
     runs = []
     n = len(RANKER_SEEDS)
     for repeat in range(repeats):
@@ -52,6 +70,7 @@ def held_out_scores(repeats: int = 1) -> list[dict[str, list[Scored]]]:
         scored: dict[str, list[Scored]] = {}
         for e in examples:
             e.service.reader.model = readers[fold_of(e)]
+            e.service.reader.span_model = span_models[fold_of(e)]
             observation = LocalBackend(e.service, settings.top_k).ask(e.question.question)
             scored.setdefault(e.corpus, []).append(score(e.question, observation))
         runs.append(scored)

@@ -1,4 +1,5 @@
-"""`python -m eval.heldout`: each fitting question answered by a reader not fitted on it."""
+"""`python -m eval.heldout`: each fitting question answered by a reader and a
+span model not fitted on it."""
 
 from types import SimpleNamespace
 
@@ -18,7 +19,7 @@ def _service() -> SimpleNamespace:
     )
 
 
-def test_each_question_is_answered_by_the_reader_of_its_own_fold(monkeypatch):
+def test_each_question_is_answered_by_the_reader_and_span_model_of_its_own_fold(monkeypatch):
     union, cmrc = _service(), _service()
     examples = [
         Example("union", EvalQuestion(f"u{i}", f"问题{i}？", keywords=("答",)), union)
@@ -37,13 +38,28 @@ def test_each_question_is_answered_by_the_reader_of_its_own_fold(monkeypatch):
 
         def ask(self, question):
             answered_by.append((question, self.service.reader.model))
+            spans_by.append((question, self.service.reader.span_model))
             return Observation((), "答案", False, (), 1.0)
+
+    spans_by = []
+
+    def span_questions(answerable):
+        # The span options are read by the shipped reader, as the fitting command reads them.
+        assert all(e.service.reader.model == "shipped reader" for e in answerable)
+        return [f"spans of {e.question.id}" for e in answerable]
+
+    def fit_spans(questions, about):
+        return "span model on " + ", ".join(questions)
 
     monkeypatch.setattr(heldout, "load_examples", lambda settings: examples)
     monkeypatch.setattr(heldout, "reader_data", lambda answerable: (answerable,))
     monkeypatch.setattr(heldout, "cross_fitted_readers", readers)
     monkeypatch.setattr(heldout, "fold_of", lambda e: fold[e.question.question])
     monkeypatch.setattr(heldout, "LocalBackend", Backend)
+    monkeypatch.setattr(heldout, "span_questions", span_questions)
+    monkeypatch.setattr(heldout, "fit_spans", fit_spans)
+    shipped = {"reader": "shipped reader"}
+    monkeypatch.setattr(heldout, "load_ranker", lambda name, features: shipped[name])
 
     runs = heldout.held_out_scores(repeats=2)
 
@@ -51,11 +67,17 @@ def test_each_question_is_answered_by_the_reader_of_its_own_fold(monkeypatch):
     assert answered_by == [
         (q, f"fold {f}, seeds {seeds}") for seeds in ((0, 1, 2), (3, 4, 5)) for q, f in fold.items()
     ]
+    # Each question's span model was fitted on the other folds' questions only.
+    union_fold = {f"u{i}": i % 5 for i in range(4)}
+    for question, model in spans_by:
+        f = fold[question]
+        others = [q for q, g in union_fold.items() if g != f]
+        assert model == "span model on " + ", ".join(f"spans of {q}" for q in others)
     for scored in runs:
         assert [s.question.id for s in scored["union"]] == ["u0", "u1", "u2", "u3"]
         assert [s.question.id for s in scored["cmrc"]] == ["c0"]
     # The other models are the shipped ones, not the fitting command's placeholders.
-    assert all(s.reader.span_model and s.judge.model and s.quoter.model for s in (union, cmrc))
+    assert all(s.judge.model and s.quoter.model for s in (union, cmrc))
 
 
 def test_the_table_counts_refusals_and_answer_length_per_corpus():
