@@ -215,7 +215,7 @@ class SpanQuestion:
     y: np.ndarray
 
 
-def span_questions(examples: list[Example]) -> list[SpanQuestion]:
+def span_questions(examples: list[Example]) -> list[SpanQuestion | None]:
     """The span options of every question a short answer applies to, read by the
     service's current reader (one entry per example, in order; None where no
     short answer applies)."""
