@@ -4,15 +4,17 @@ import numpy as np
 
 from answer.fitted import LogisticModel
 from answer.quoting import QUOTE_FEATURES
-from answer.reader import Reading, candidates_of
+from answer.reader import SPAN_FEATURES, Reading, candidates_of
 from eval import fit
 from eval.fit import (
     CROSS_FOLDS,
     MIN_TYPE_QUESTIONS,
+    SpanQuestion,
     answer_thresholds,
     cross_fitted_readers,
     fit_answerability,
     fit_logistic,
+    fit_spans,
     holds_keyword,
     in_answer,
     question_weights,
@@ -191,3 +193,25 @@ def test_a_copy_asks_about_the_nearest_number_the_passages_do_not_state():
         with_other_number("1999年发生了什么？", passages) is None
     )  # not stated: nothing to change
     assert with_other_number("为什么没有参选？", passages) is None
+
+
+def test_the_span_model_learns_from_questions_with_a_right_option_only():
+    """Rows of a question none of whose options is right teach nothing about
+    which option is the answer; they still count for the show cut-off."""
+    rng = np.random.default_rng(0)
+
+    def question(right_at: int | None) -> SpanQuestion:
+        x = rng.normal(size=(3, len(SPAN_FEATURES)))
+        y = np.zeros(3, dtype=bool)
+        if right_at is not None:
+            x[right_at, 0] += 6.0  # the right option's reader score stands out
+            y[right_at] = True
+        return SpanQuestion("cmrc", "number", x, y)
+
+    questions = [question(i % 3) for i in range(30)] + [question(None)] * 5 + [None] * 3
+    model = fit_spans(questions, {"sets": ["test"]})
+    assert model.fitted_on == {"sets": ["test"], "rows": 90}
+    assert model.coef[0] > 0
+    picked = [int(np.argmax(model.probability(q.x))) for q in questions[:30]]
+    assert picked == [i % 3 for i in range(30)]
+    assert "show" in model.thresholds
