@@ -20,7 +20,7 @@ from functools import cache, lru_cache
 from answer.spans import CLOSING_QUOTES, OPENING_QUOTES, Span, spans
 from answer.tagger import question_tagger
 from index.titles import names_in
-from ingest.entities import Entity
+from ingest.entities import NAME_DOTS, Entity
 
 _TITLE = r"哪[一]?[部首张本篇]"
 # A country asked for ("哪国的哲学家", "哪个国家"), which no district of it answers.
@@ -329,9 +329,6 @@ def _focus(
     return ("".join(chosen),) if len(chosen) > 1 else tuple(chosen)
 
 
-_NAME_DOTS = "·•・"
-
-
 def _name_parts(
     question: str, words: list[tuple[str, str]], focus: tuple[str, ...], named: list[str]
 ) -> set[str]:
@@ -339,12 +336,12 @@ def _name_parts(
     of 威廉·狄尔泰, and 威廉 names the focus too, not what is asked. A part is a
     word next to a dot, or a name a title gives next to one (jieba cuts 蒙泰罗 of
     蒂亚戈·蒙泰罗 into 蒙/泰罗)."""
-    if not any(d in question for d in _NAME_DOTS):
+    if not any(d in question for d in NAME_DOTS):
         return set()
-    parts = {n for n in named if any(d + n in question or n + d in question for d in _NAME_DOTS)}
+    parts = {n for n in named if any(d + n in question or n + d in question for d in NAME_DOTS)}
     for i, (word, _) in enumerate(words):
-        if word in _NAME_DOTS:
-            parts.update(w for w, _ in words[max(i - 1, 0) : i + 2] if w not in _NAME_DOTS)
+        if word in NAME_DOTS:
+            parts.update(w for w, _ in words[max(i - 1, 0) : i + 2] if w not in NAME_DOTS)
     named = any(p in f or f in p for p in parts for f in focus)
     return parts if named else set()
 

@@ -36,7 +36,7 @@ ORG_SUFFIX = re.compile(
     r"(?:公司|集团|大学|学院|学校|中学|协会|学会|委员会|总工会|工会|联合会|银行|医院|研究所|研究院|"
     r"中心|俱乐部|政府|部|局|厅|署|队|社|党|基金会|电视台|报社|出版社)$"
 )
-_NAME_DOTS = "·•・"
+NAME_DOTS = "·•・"  # the dots between the parts of a foreign name
 # A single character after a place that makes it a smaller place: 大溪 + 区.
 _PLACE_SUFFIXES = frozenset("省市县区镇乡村州郡岛街路")
 # Tags jieba gives the last character of a three-character name it does not
@@ -74,7 +74,7 @@ def tag_entities(text: str) -> list[Entity]:
             place_tail_end = _transliterated_place_end(pairs, i)
         if (
             (kind and kind == run_kind)
-            or (run and word in _NAME_DOTS)
+            or (run and word in NAME_DOTS)
             or (run_kind == "s" and word in _PLACE_SUFFIXES)
             or (run_kind == "s" and _bridges_places(word, flag, pairs[i + 1 : i + 2]))
             or (run_kind == "s" and i < place_tail_end)
@@ -98,8 +98,8 @@ def tag_entities(text: str) -> list[Entity]:
         position += len(word)
     if run:
         found.append(Entity(run_kind, run_start, run))
-    found = [e for e in found if len(e.text.strip(_NAME_DOTS)) >= 2]
-    if not any(dot in text for dot in _NAME_DOTS):
+    found = [e for e in found if len(e.text.strip(NAME_DOTS)) >= 2]
+    if not any(dot in text for dot in NAME_DOTS):
         return found  # most passages: no dotted name to look for
     return _with_dotted_names(found, [(p.word, p.flag) for p in pairs])
 
@@ -162,7 +162,7 @@ def _with_dotted_names(found: list[Entity], words: list[tuple[str, str]]) -> lis
         starts.append(starts[-1] + len(word))
     i = 0
     while i < len(words):
-        if words[i][0] not in _NAME_DOTS:
+        if words[i][0] not in NAME_DOTS:
             i += 1
             continue
         first = i
@@ -172,10 +172,10 @@ def _with_dotted_names(found: list[Entity], words: list[tuple[str, str]]) -> lis
         # Through every further piece and dot: "安德里·尼里纳·拉乔利纳".
         while last + 1 < len(words) and (
             _name_like(*words[last + 1])
-            or (words[last + 1][0] in _NAME_DOTS and words[last][0] not in _NAME_DOTS)
+            or (words[last + 1][0] in NAME_DOTS and words[last][0] not in NAME_DOTS)
         ):
             last += 1
-        if first < i and last > i and words[last][0] not in _NAME_DOTS:
+        if first < i and last > i and words[last][0] not in NAME_DOTS:
             text = "".join(w for w, _ in words[first : last + 1])
             names.append(Entity("p", starts[first], text))
         i = last + 1
@@ -196,7 +196,7 @@ def _name_like(word: str, flag: str, away_from_dot: bool = False) -> bool:
     only, or a word jieba tags as a name. `away_from_dot`: a word before the one
     next to the first dot, which counts as tagged only when tagged transliterated
     (nrt): jieba tags titles nr too (王公 in 王公瓦西里·谢苗诺维奇)."""
-    if word in _NAME_DOTS or not re.fullmatch(r"[\u4e00-\u9fff]+", word):
+    if word in NAME_DOTS or not re.fullmatch(r"[\u4e00-\u9fff]+", word):
         return False
     tagged = flag == "nrt" if away_from_dot else flag.startswith("nr")
     return tagged or all(ch in _transliteration() for ch in word)
