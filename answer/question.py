@@ -23,6 +23,8 @@ from index.titles import names_in
 from ingest.entities import NAME_DOTS, Entity
 
 _TITLE = r"哪[一]?[部首张本篇]"
+# Last characters of verbs that take 为 ("as"): 誉为, 聘为, 选为, 评为, 封为, 尊为, 奉为, 算为, 表现为.
+_VERB_WITH_WEI = "誉聘选评封尊奉算现"
 # A country asked for ("哪国的哲学家", "哪个国家"), which no district of it answers.
 _COUNTRY = r"哪国|哪一?[个座]?国家"
 # (type, pattern, example). Order matters: "哪一年" is a date before it is a
@@ -30,10 +32,12 @@ _COUNTRY = r"哪国|哪一?[个座]?国家"
 TYPE_RULES: tuple[tuple[str, str, str], ...] = (
     ("yesno", r"是否|是不是|有没有|能否|可否|能不能|吗[？?]?$", "该站点是否收费？"),
     # "更名为什么？", "称之为什么？" ask for a name: 为 + 什么 closing the question after a
-    # naming verb. "名称为什么又叫…" goes on after it, and asks why.
+    # naming verb. "名称为什么又叫…" goes on after it, and asks why. After a verb that
+    # only takes 为 ("被誉为", "被聘为", "算为", "表现为"), 为 is the verb's wherever 什么 stands.
     (
         "reason",
-        r"(?<![称之名叫作成译改变定列视])为什么|为什么(?![？?]?$)|为何|什么原因|原因是|因为什么|何故",
+        rf"(?<![称之名叫作成译改变定列视{_VERB_WITH_WEI}])为什么|(?<![{_VERB_WITH_WEI}])为什么(?![？?]?$)"
+        r"|为何|什么原因|原因是|因为什么|何故",
         "尤金袋鼠为什么被认为是害虫？",
     ),
     (
@@ -69,7 +73,7 @@ TYPE_RULES: tuple[tuple[str, str, str], ...] = (
     ),
     (
         "name",
-        r"叫什么|称为什么|称之为|名为|什么名字|名称是|更名|改名|简称|别称|别名|称号|被称为|称作|命名|"
+        r"叫什么|称为什么|称之为|名为|什么名字|名称是|更名|改名|简称|别称|别名|称号|被称为|称作|命名|誉为|"
         r"(?:[俗本原艺笔旧小乳]名|全称)(?:是|为|叫)",
         "世宗大学后来更名成什么？",
     ),
@@ -79,7 +83,11 @@ TYPE_RULES: tuple[tuple[str, str, str], ...] = (
         "如何调解劳动争议？",
     ),
     ("list", r"哪些|哪几|有哪|包括什么|包括哪|分别是|列举", "游戏的模式有哪些？"),
-    ("definition", r"是什么|什么是|指什么|是指|含义|意思|什么样", "AGG01是什么？"),
+    (
+        "definition",
+        rf"是什么|什么是|指什么|是指|含义|意思|什么样|[{_VERB_WITH_WEI}]为什么",
+        "AGG01是什么？",
+    ),
 )
 _COMPILED = tuple((t, re.compile(p, re.I)) for t, p, _ in TYPE_RULES)
 # Types whose answer is a short span that can be pulled out of a sentence.
@@ -188,14 +196,16 @@ def tagged(question: str) -> tuple[tuple[str, str], ...]:
     return tuple((w.word, w.flag) for w in question_tagger().lcut(question, HMM=True))
 
 
-# jieba's dictionary tags 之家 ("home of": 职工之家, 会员之家) as a pronoun; it ends a name.
-_MISTAGGED_NOUNS = frozenset({"之家"})
+# Words jieba's dictionary tags wrong, with the tag they should have: 之家 ("home
+# of": 职工之家, 会员之家) is a pronoun there, though it ends a name; 被誉为 a noun,
+# which made it the focus of "黄山被誉为什么？".
+_RETAGGED = {"之家": "n", "被誉为": "v"}
 CJK_CHAR = re.compile(r"[\u3400-\u9fff]")  # a Chinese character
 
 
 def analyse(question: str, names: frozenset[str] = frozenset()) -> QuestionAnalysis:
     """`names`: the names the index's titles give (index/titles.py)."""
-    words = [(w, "n" if w in _MISTAGGED_NOUNS else f) for w, f in _merge_codes(tagged(question))]
+    words = [(w, _RETAGGED.get(w, f)) for w, f in _merge_codes(tagged(question))]
     asking = [i for i, (w, _) in enumerate(words) if ASKING.search(w)]
     # An English question asked of Chinese passages: no word of it can be looked
     # for in them, so it names no focus to check ("How", "What" are not one).

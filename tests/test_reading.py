@@ -68,6 +68,12 @@ def test_every_documented_example_gets_its_type(kind, example):
         ("这种鱼的俗名是什么？", "name"),
         ("学名的前半部是什么？", "definition"),
         ("这条路的名称为什么又改了？", "reason"),
+        # 为 belongs to a verb that takes it (誉为, 聘为, 算为, 表现为): "as what", not "why"
+        ("黄山被誉为什么？", "name"),
+        ("他被聘为什么职务？", "definition"),
+        ("生命数耗完即算为什么？", "definition"),
+        ("过敏反应表现为什么？", "definition"),
+        ("他为什么被选为主席？", "reason"),
         ("这首歌收录在哪张专辑？", "name"),
         ("这首歌是在哪里录制的？", "place"),
         # "在哪些" asks for several places or ways: a list, not one place in bold.
@@ -104,6 +110,8 @@ def test_answer_types(question, kind):
         ("台州2023年新增了多少技能人才？", ("台州",), ("新增", "技能", "人才"), ""),
         # jieba tags 之家 as a pronoun; it ends the name
         ("川工之家APP有多少注册用户？", ("川工之家APP",), ("注册", "用户"), ""),
+        # jieba tags 被誉为 as a noun; it is the slot, not the focus
+        ("黄山被誉为什么？", ("黄山",), ("被誉为",), ""),
     ],
 )
 def test_focus_slot_and_unit(question, focus, slot, unit):
