@@ -121,7 +121,8 @@ class Calls:
             if not _is_connection_error(exc):
                 raise BackendUnavailable(
                     f"Milvus（{self.uri}）拒绝了请求：{_one_line(exc)}。"
-                    "如果索引是旧版本建的，请重新建索引（加 --rebuild）。"
+                    "如果索引是旧版本建的，请重新建索引：GHQA_BACKEND=milvus python -m ingest "
+                    f"--rebuild --index-dir {self.settings.resolved_index_dir()}"
                 ) from exc
             _forget_client(self.settings)
             raise BackendUnavailable(_unreachable(self.uri, exc)) from exc

@@ -278,3 +278,16 @@ def test_a_lite_file_held_by_another_process_is_a_clear_error(tmp_path):
     finally:
         holder.stdin.close()
         holder.wait(timeout=30)
+
+
+def test_a_request_milvus_refuses_names_the_command_that_rebuilds(tmp_path):
+    from pymilvus.exceptions import MilvusException
+
+    from index.milvus_client import Calls
+
+    settings = backend_settings(tmp_path / "data", "milvus")
+    with pytest.raises(BackendUnavailable) as refused, Calls(settings).guarded():
+        raise MilvusException(message="field sparse not found")
+    message = str(refused.value)
+    assert "field sparse not found" in message and "\n" not in message
+    assert f"python -m ingest --rebuild --index-dir {settings.resolved_index_dir()}" in message
