@@ -23,8 +23,10 @@ from index.titles import names_in
 from ingest.entities import NAME_DOTS, Entity
 
 _TITLE = r"哪[一]?[部首张本篇]"
-# Last characters of verbs that take 为 ("as"): 誉为, 聘为, 选为, 评为, 封为, 尊为, 奉为, 算为, 表现为.
-_VERB_WITH_WEI = "誉聘选评封尊奉算现"
+# Verbs that take 为 ("as"): 誉为, 聘为, 选为, 评为, 封为, 尊为, 奉为, 算为, 表现为 (not
+# 发现: "发现为什么…" asks why). As lookbehinds: "为什么" after one of them.
+_AFTER_VERB_WITH_WEI = r"(?<=[誉聘选评封尊奉算])|(?<=表现)"
+_NOT_AFTER_VERB_WITH_WEI = r"(?<![誉聘选评封尊奉算])(?<!表现)"
 # A country asked for ("哪国的哲学家", "哪个国家"), which no district of it answers.
 _COUNTRY = r"哪国|哪一?[个座]?国家"
 # (type, pattern, example). Order matters: "哪一年" is a date before it is a
@@ -36,7 +38,8 @@ TYPE_RULES: tuple[tuple[str, str, str], ...] = (
     # only takes 为 ("被誉为", "被聘为", "算为", "表现为"), 为 is the verb's wherever 什么 stands.
     (
         "reason",
-        rf"(?<![称之名叫作成译改变定列视{_VERB_WITH_WEI}])为什么|(?<![{_VERB_WITH_WEI}])为什么(?![？?]?$)"
+        rf"(?<![称之名叫作成译改变定列视]){_NOT_AFTER_VERB_WITH_WEI}为什么"
+        rf"|{_NOT_AFTER_VERB_WITH_WEI}为什么(?![？?]?$)"
         r"|为何|什么原因|原因是|因为什么|何故",
         "尤金袋鼠为什么被认为是害虫？",
     ),
@@ -85,7 +88,7 @@ TYPE_RULES: tuple[tuple[str, str, str], ...] = (
     ("list", r"哪些|哪几|有哪|包括什么|包括哪|分别是|列举", "游戏的模式有哪些？"),
     (
         "definition",
-        rf"是什么|什么是|指什么|是指|含义|意思|什么样|[{_VERB_WITH_WEI}]为什么",
+        rf"是什么|什么是|指什么|是指|含义|意思|什么样|(?:{_AFTER_VERB_WITH_WEI})为什么",
         "AGG01是什么？",
     ),
 )

@@ -74,6 +74,7 @@ def test_every_documented_example_gets_its_type(kind, example):
         ("生命数耗完即算为什么？", "definition"),
         ("过敏反应表现为什么？", "definition"),
         ("他为什么被选为主席？", "reason"),
+        ("研究人员发现为什么这种鸟会迁徙？", "reason"),  # 发现 takes no 为
         ("这首歌收录在哪张专辑？", "name"),
         ("这首歌是在哪里录制的？", "place"),
         # "在哪些" asks for several places or ways: a list, not one place in bold.
