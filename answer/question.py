@@ -24,9 +24,10 @@ from ingest.entities import NAME_DOTS, Entity
 
 _TITLE = r"哪[一]?[部首张本篇]"
 # Verbs that take 为 ("as"): 誉为, 聘为, 选为, 评为, 封为, 尊为, 奉为, 算为, 表现为 (not
-# 发现: "发现为什么…" asks why). As lookbehinds: "为什么" after one of them.
-_AFTER_VERB_WITH_WEI = r"(?<=[誉聘选评封尊奉算])|(?<=表现)"
-_NOT_AFTER_VERB_WITH_WEI = r"(?<![誉聘选评封尊奉算])(?<!表现)"
+# 发现: "发现为什么…" asks why), as lookbehinds for the 为什么 after one of them.
+_VERBS_WITH_WEI = ("[誉聘选评封尊奉算]", "表现")
+_AFTER_VERB_WITH_WEI = "|".join(f"(?<={v})" for v in _VERBS_WITH_WEI)
+_NOT_AFTER_VERB_WITH_WEI = "".join(f"(?<!{v})" for v in _VERBS_WITH_WEI)
 # A country asked for ("哪国的哲学家", "哪个国家"), which no district of it answers.
 _COUNTRY = r"哪国|哪一?[个座]?国家"
 # (type, pattern, example). Order matters: "哪一年" is a date before it is a
@@ -38,8 +39,7 @@ TYPE_RULES: tuple[tuple[str, str, str], ...] = (
     # only takes 为 ("被誉为", "被聘为", "算为", "表现为"), 为 is the verb's wherever 什么 stands.
     (
         "reason",
-        rf"(?<![称之名叫作成译改变定列视]){_NOT_AFTER_VERB_WITH_WEI}为什么"
-        rf"|{_NOT_AFTER_VERB_WITH_WEI}为什么(?![？?]?$)"
+        rf"{_NOT_AFTER_VERB_WITH_WEI}(?:(?<![称之名叫作成译改变定列视])为什么|为什么(?![？?]?$))"
         r"|为何|什么原因|原因是|因为什么|何故",
         "尤金袋鼠为什么被认为是害虫？",
     ),

@@ -118,6 +118,7 @@ def _ends_name(run: str, pieces: int, word: str, flag: str) -> bool:
 
 
 def _transliterated(word: str) -> bool:
+    """Every character is a transliteration character (斯诺, 瓦尔)."""
     return all(ch in _transliteration() for ch in word)
 
 
@@ -199,7 +200,7 @@ def _name_like(word: str, flag: str, away_from_dot: bool = False) -> bool:
     if word in NAME_DOTS or not re.fullmatch(r"[\u4e00-\u9fff]+", word):
         return False
     tagged = flag == "nrt" if away_from_dot else flag.startswith("nr")
-    return tagged or all(ch in _transliteration() for ch in word)
+    return tagged or _transliterated(word)
 
 
 @cache
