@@ -52,6 +52,9 @@ _ENUMERATING_TYPES = frozenset({"list", "method"})
 _SPAN_CANDIDATES = 8  # best candidates whose spans are considered for the short answer
 # Answer types whose spans come from word tags, which miss unknown names.
 _GAP_TYPES = frozenset({"person", "place", "organisation", "name"})
+# Besides nouns, what goes on a place phrase: numerals and measure words (三层),
+# locatives (内, 境内) and abbreviations.
+_PLACE_PHRASE_FLAGS = frozenset({"m", "q", "f", "s", "j"})
 
 READER_FEATURES = (
     "cosine_z",
@@ -365,6 +368,8 @@ class Reader:
             gap = align(c.text, q.before, q.after).gap
             gap = gap and _without_question(gap, q)
             slot_at, focus_at = _found_at(c.text, q.slot), _found_at(c.text, q.focus)
+            if gap and q.type == "place" and not q.asks_country:  # a country is only itself
+                typed += _place_phrase(gap, typed)
             # jieba's tags cut unknown names short ("袁丽" of 袁丽嫦): the gap the
             # question's own words leave in the sentence is a candidate too.
             # One character is never a whole name ("所" of "明圣王后所为").
@@ -388,6 +393,20 @@ class Reader:
                     ]
                 )
         return options, np.asarray(rows).reshape(-1, len(SPAN_FEATURES))
+
+
+def _place_phrase(gap: Span, typed: list[Span]) -> list[Span]:
+    """The gap as a place, when it opens with a tagged place and goes on in nouns
+    only: 碧海 + 蓝天基座三层商场, 香港屯门 + 兆康路兆康苑内 name a place within
+    the first, which the dictionary does not know whole. A verb after the place
+    ("北京召开并通过决议") ends it: the rest is what happened there."""
+    head = next((s for s in typed if s.start == gap.start and len(s.text) < len(gap.text)), None)
+    if head is None:
+        return []
+    rest = jieba.posseg.lcut(gap.text[len(head.text) :], HMM=False)
+    if all(p.flag.startswith("n") or p.flag in _PLACE_PHRASE_FLAGS for p in rest):
+        return [Span(gap.text, gap.start, head.fit)]
+    return []
 
 
 def _without_question(span: Span, q: QuestionAnalysis) -> Span | None:

@@ -394,6 +394,38 @@ def test_a_short_answer_is_only_what_was_asked(question, passage, kept, dropped)
     assert kept in texts and dropped not in texts
 
 
+@pytest.mark.parametrize(
+    ("question", "passage", "phrase", "is_place"),
+    [
+        # a place and the nouns after it name a place within it
+        (
+            "名车博览馆位于什么地方？",
+            "名车博览馆位于碧海蓝天基座三层商场，占地30万平方呎。",
+            "碧海蓝天基座三层商场",
+            True,
+        ),
+        (
+            "兆康苑总站位于哪里？",
+            "兆康苑总站位于香港屯门兆康路兆康苑内。",
+            "香港屯门兆康路兆康苑内",
+            True,
+        ),
+        # a verb after the place: the rest of the clause is not part of it
+        ("会议在哪里举行？", "会议在北京召开并通过决议。", "北京召开并通过决议", False),
+    ],
+)
+def test_a_place_with_the_nouns_after_it_is_a_place(question, passage, phrase, is_place):
+    """The question's gap, when it opens with a tagged place and goes on in
+    nouns only, is an option that fits as that place does (not the looser gap)."""
+    reader = Reader(lambda hit: np.zeros((1, 2)), lambda q: {}, RankingModel(("x",), ()))
+    found = candidates_of([_hit(passage)], with_entities=True)
+    options, x = reader.span_features(analyse(question), tuple(found), tuple(1.0 for _ in found))
+    fit, gap = SPAN_FEATURES.index("fit"), SPAN_FEATURES.index("gap")
+    rows = [row for (span, _), row in zip(options, x, strict=True) if span.text == phrase]
+    assert rows, "the gap is an option either way"
+    assert all((row[fit] == 1.0 and row[gap] == 0.0) == is_place for row in rows)
+
+
 def test_candidates_are_sentences_and_their_clauses():
     found = candidates_of([_hit("第一句，有两个分句。第二句。")])
     assert [(c.text, c.clause) for c in found] == [
