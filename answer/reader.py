@@ -33,7 +33,7 @@ import numpy as np
 from answer.align import align
 from answer.fitted import LogisticModel, RankingModel, load_model, load_ranker
 from answer.question import QuestionAnalysis
-from answer.spans import QUOTE_MARKS, Span
+from answer.spans import QUOTE_MARKS, Span, of_another_dimension
 from index.searcher import Hit
 from ingest.entities import Entity, read_entities, tag_entities
 from ingest.sentences import sentence_spans
@@ -365,6 +365,8 @@ class Reader:
         for rank, (c, score) in enumerate(zip(ranked, scores, strict=False)):
             found = q.spans_in(c.text, c.entities)
             typed = [_at_asked_level(s, q) for s in (_without_question(s, q) for s in found) if s]
+            if q.type == "number" and q.measure:
+                typed = [_in_asked_dimension(s, c.text, q.measure) for s in typed]
             gap = align(c.text, q.before, q.after).gap
             gap = gap and _without_question(gap, q)
             slot_at, focus_at = _found_at(c.text, q.slot), _found_at(c.text, q.focus)
@@ -437,6 +439,14 @@ def _at_asked_level(span: Span, q: QuestionAnalysis) -> Span:
     words = jieba.posseg.lcut(span.text, HMM=False)
     if len(words) > 1 and words[0].flag == "ns":
         return Span(words[0].word, span.start, span.fit)
+    return span
+
+
+def _in_asked_dimension(span: Span, text: str, measure: str) -> Span:
+    """A length the passage gives as another dimension ("深80米" asked "有多长")
+    fits no better than a number in another unit."""
+    if span.fit == 1.0 and of_another_dimension(text, span, measure):
+        return Span(span.text, span.start, 0.5)
     return span
 
 

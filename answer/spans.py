@@ -58,6 +58,14 @@ MEASURES = {
     "比例": ("%", "％", "‰", "成"),
     "人数": ("人次", "人", "名", "位", "户"),
 }
+# Heights, depths and widths are lengths, each named by its own word before
+# the number: "长702米，深80米".
+MEASURES |= {name: MEASURES["长度"] for name in ("高度", "深度", "宽度", "厚度")}
+_DIMENSION_WORDS = {"长度": "长", "高度": "高", "深度": "深", "宽度": "宽", "厚度": "厚"}
+_OTHER_DIMENSION = {
+    measure: re.compile(rf"[{''.join(sorted(set('长高深宽厚') - {own}))}][约达为度有]?$")
+    for measure, own in _DIMENSION_WORDS.items()
+}
 _TIMES = (*MEASURES["时长"], "年代", "周年")
 # A year of the calendar ("2018年") says when, not how long or how many.
 _CALENDAR_YEAR = re.compile(r"(?:1\d|20)\d\d年")
@@ -149,6 +157,13 @@ def spans(
         found = tag_entities(text) if entities is None else entities
         return [Span(e.text, e.start, KINDS[e.kind][1]) for e in found if KINDS[e.kind][0] == kind]
     return []
+
+
+def of_another_dimension(text: str, span: Span, measure: str) -> bool:
+    """The passage names another dimension right before the number: "深80米"
+    (or "深约80米") when the question asks how long."""
+    other = _OTHER_DIMENSION.get(measure)
+    return bool(other and other.search(text, 0, span.start))
 
 
 def _numbers(text: str, unit: str) -> list[Span]:

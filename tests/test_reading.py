@@ -164,7 +164,9 @@ def test_the_unit_a_count_asks_for():
     [
         ("这座公园的面积有多大？", "面积"),
         ("这条街有多长？", "长度"),
-        ("这座塔有多高？", "长度"),
+        ("这座塔有多高？", "高度"),  # a length, named by its own word
+        ("这口井有多深？", "深度"),
+        ("冰层有多厚？", "厚度"),
         ("职工流失率有多高？", "比例"),  # a rate before a height
         ("条约的有效期是多长时间？", "时长"),  # a time before a length
         ("他当选时多大？", "年龄"),
@@ -392,6 +394,22 @@ def test_a_short_answer_is_only_what_was_asked(question, passage, kept, dropped)
     options, _ = reader.span_features(analyse(question), tuple(found), tuple(1.0 for _ in found))
     texts = {span.text for span, _ in options}
     assert kept in texts and dropped not in texts
+
+
+@pytest.mark.parametrize(
+    ("question", "passage", "fits"),
+    [
+        ("峡谷有多长？", "峡谷是一座长702米，深80米的峡谷。", {"702米": 1.0, "80米": 0.5}),
+        ("这座塔有多高？", "塔高30米，底宽约10米。", {"30米": 1.0, "10米": 0.5}),
+        # no dimension word before it: a length fits as asked
+        ("东关街有多长？", "东关街全长1122米，有百余年历史。", {"1122米": 1.0}),
+    ],
+)
+def test_a_length_the_passage_gives_as_another_dimension_fits_less(question, passage, fits):
+    reader = Reader(lambda hit: np.zeros((1, 2)), lambda q: {}, RankingModel(("x",), ()))
+    found = candidates_of([_hit(passage)], with_entities=True)
+    options, _ = reader.span_features(analyse(question), tuple(found), tuple(1.0 for _ in found))
+    assert {span.text: span.fit for span, _ in options if span.text in fits} == fits
 
 
 @pytest.mark.parametrize(
