@@ -368,6 +368,8 @@ class Reader:
             if q.type == "number" and q.measure:
                 typed = [_in_asked_dimension(s, c.text, q.measure) for s in typed]
             gap = align(c.text, q.before, q.after).gap
+            if gap and q.type in _GAP_TYPES:
+                gap = _from_name_start(c.text, gap, q, c.entities)
             gap = gap and _without_question(gap, q)
             slot_at, focus_at = _found_at(c.text, q.slot), _found_at(c.text, q.focus)
             if gap and q.type == "place" and not q.asks_country:  # a country is only itself
@@ -395,6 +397,21 @@ class Reader:
                     ]
                 )
         return options, np.asarray(rows).reshape(-1, len(SPAN_FEATURES))
+
+
+def _from_name_start(
+    text: str, gap: Span, q: QuestionAnalysis, entities: tuple[Entity, ...] | None
+) -> Span:
+    """The gap from the start of the name it opens in, when what comes before it
+    in the name is the question's subject: "首钢是什么的简称" in "首钢集团有限公司，
+    简称首钢" leaves 集团有限公司, and the name asked for is 首钢集团有限公司."""
+    if not any(text.endswith(focus, 0, gap.start) for focus in q.focus):
+        return gap  # most gaps: tagging the text would find nothing to join
+    found = tag_entities(text) if entities is None else entities
+    for e in found:
+        if e.start < gap.start < e.start + len(e.text) and text[e.start : gap.start] in q.focus:
+            return Span(text[e.start : gap.start + len(gap.text)], e.start, gap.fit)
+    return gap
 
 
 def _place_phrase(gap: Span, typed: list[Span]) -> list[Span]:

@@ -397,6 +397,33 @@ def test_a_short_answer_is_only_what_was_asked(question, passage, kept, dropped)
 
 
 @pytest.mark.parametrize(
+    ("question", "passage", "kept", "dropped"),
+    [
+        # the question's subject opens the name asked for
+        (
+            "首钢是什么的简称？",
+            "首钢集团有限公司，简称首钢，是北京市市属国有独资公司。",
+            "首钢集团有限公司",
+            "集团有限公司",
+        ),
+        # not the subject: the gap stays where the question's words end
+        (
+            "蒋家旻中学就读于哪里？",
+            "蒋家旻中学就读于仁济医院林百欣中学，2007年毕业。",
+            "仁济医院林百欣中学",
+            "中学就读于仁济医院林百欣中学",
+        ),
+    ],
+)
+def test_a_gap_opens_at_the_start_of_the_name_the_question_names(question, passage, kept, dropped):
+    reader = Reader(lambda hit: np.zeros((1, 2)), lambda q: {}, RankingModel(("x",), ()))
+    found = candidates_of([_hit(passage)], with_entities=True)
+    options, _ = reader.span_features(analyse(question), tuple(found), tuple(1.0 for _ in found))
+    texts = {span.text for span, _ in options}
+    assert kept in texts and dropped not in texts
+
+
+@pytest.mark.parametrize(
     ("question", "passage", "fits"),
     [
         ("峡谷有多长？", "峡谷是一座长702米，深80米的峡谷。", {"702米": 1.0, "80米": 0.5}),
