@@ -461,7 +461,7 @@ def _at_asked_level(span: Span, q: QuestionAnalysis) -> Span:
 
 def _in_asked_dimension(span: Span, text: str, measure: str) -> Span:
     """A length the passage gives as another dimension ("深80米" asked "有多长")
-    fits no better than a number in another unit."""
+    fits loosely, as a calendar year does for a count."""
     if span.fit == 1.0 and of_another_dimension(text, span, measure):
         return Span(span.text, span.start, 0.5)
     return span
