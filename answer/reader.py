@@ -365,7 +365,7 @@ class Reader:
         for rank, (c, score) in enumerate(zip(ranked, scores, strict=False)):
             found = q.spans_in(c.text, c.entities)
             typed = [_at_asked_level(s, q) for s in (_without_question(s, q) for s in found) if s]
-            if q.type == "number" and q.measure:
+            if q.measure:  # set for number questions only
                 typed = [_in_asked_dimension(s, c.text, q.measure) for s in typed]
             gap = align(c.text, q.before, q.after).gap
             if gap and q.type in _GAP_TYPES:

@@ -351,14 +351,18 @@ def test_a_span_where_the_asking_phrase_sits(question, sentence, next_to):
     assert {s.text for s in found if _next_to_question(sentence, s, q)} == next_to
 
 
+def _span_options(question: str, passage: str):
+    """The short-answer options (and their feature rows) a reader with neutral
+    models finds for `question` in a one-passage hit."""
+    reader = Reader(lambda hit: np.zeros((1, 2)), lambda q: {}, RankingModel(("x",), ()))
+    found = candidates_of([_hit(passage)], with_entities=True)
+    return reader.span_features(analyse(question), tuple(found), tuple(1.0 for _ in found))
+
+
 def test_the_name_a_question_asks_about_is_not_its_answer():
     """Asked "牛佬原名叫什么", the passage's quoted 「牛佬」 is the question's own
     subject: the options are the other names."""
-    hits = [_hit("于是得「牛佬」称号，原名文启明，另著《金刚》。")]
-    reader = Reader(lambda hit: np.zeros((1, 2)), lambda q: {}, RankingModel(("x",), ()))
-    q = analyse("牛佬原名叫什么？")
-    found = candidates_of(hits, with_entities=True)
-    options, _ = reader.span_features(q, tuple(found), tuple(1.0 for _ in found))
+    options, _ = _span_options("牛佬原名叫什么？", "于是得「牛佬」称号，原名文启明，另著《金刚》。")
     names = {span.text for span, _ in options}
     assert "文启明" in names and "《金刚》" in names
     assert not any("牛佬" in name for name in names)
@@ -389,9 +393,7 @@ def test_the_name_a_question_asks_about_is_not_its_answer():
 def test_a_short_answer_is_only_what_was_asked(question, passage, kept, dropped):
     """Not the question's own words after its asking phrase, nor a district
     when a country is asked for."""
-    reader = Reader(lambda hit: np.zeros((1, 2)), lambda q: {}, RankingModel(("x",), ()))
-    found = candidates_of([_hit(passage)], with_entities=True)
-    options, _ = reader.span_features(analyse(question), tuple(found), tuple(1.0 for _ in found))
+    options, _ = _span_options(question, passage)
     texts = {span.text for span, _ in options}
     assert kept in texts and dropped not in texts
 
@@ -416,9 +418,7 @@ def test_a_short_answer_is_only_what_was_asked(question, passage, kept, dropped)
     ],
 )
 def test_a_gap_opens_at_the_start_of_the_name_the_question_names(question, passage, kept, dropped):
-    reader = Reader(lambda hit: np.zeros((1, 2)), lambda q: {}, RankingModel(("x",), ()))
-    found = candidates_of([_hit(passage)], with_entities=True)
-    options, _ = reader.span_features(analyse(question), tuple(found), tuple(1.0 for _ in found))
+    options, _ = _span_options(question, passage)
     texts = {span.text for span, _ in options}
     assert kept in texts and dropped not in texts
 
@@ -433,9 +433,7 @@ def test_a_gap_opens_at_the_start_of_the_name_the_question_names(question, passa
     ],
 )
 def test_a_length_the_passage_gives_as_another_dimension_fits_less(question, passage, fits):
-    reader = Reader(lambda hit: np.zeros((1, 2)), lambda q: {}, RankingModel(("x",), ()))
-    found = candidates_of([_hit(passage)], with_entities=True)
-    options, _ = reader.span_features(analyse(question), tuple(found), tuple(1.0 for _ in found))
+    options, _ = _span_options(question, passage)
     assert {span.text: span.fit for span, _ in options if span.text in fits} == fits
 
 
@@ -462,9 +460,7 @@ def test_a_length_the_passage_gives_as_another_dimension_fits_less(question, pas
 def test_a_place_with_the_nouns_after_it_is_a_place(question, passage, phrase, is_place):
     """The question's gap, when it opens with a tagged place and goes on in
     nouns only, is an option that fits as that place does (not the looser gap)."""
-    reader = Reader(lambda hit: np.zeros((1, 2)), lambda q: {}, RankingModel(("x",), ()))
-    found = candidates_of([_hit(passage)], with_entities=True)
-    options, x = reader.span_features(analyse(question), tuple(found), tuple(1.0 for _ in found))
+    options, x = _span_options(question, passage)
     fit, gap = SPAN_FEATURES.index("fit"), SPAN_FEATURES.index("gap")
     rows = [row for (span, _), row in zip(options, x, strict=True) if span.text == phrase]
     assert rows, "the gap is an option either way"
