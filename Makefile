@@ -1,7 +1,7 @@
 # Targets match the README. Every target installs what it needs first.
 PY := .venv/bin/python
 
-.PHONY: install index run test test-fast lint bench bench-scale bench-backends cmrc fit heldout eval eval-table eval-baseline clean
+.PHONY: install index run test test-fast lint bench bench-scale bench-backends cmrc fit heldout noise eval eval-table eval-baseline clean
 
 install:
 	bash scripts/install.sh
@@ -56,6 +56,10 @@ eval-table: install
 # The fitting split, each question answered by a reader not fitted on it.
 heldout: index cmrc
 	$(PY) -m eval.heldout --repeats 3
+
+# How far the held-out figures move by themselves when a few fitting questions move.
+noise: index cmrc
+	$(PY) -m eval.noise --runs 5
 
 # Only after a change that improves the metrics: the gate test reads this file.
 eval-baseline: index cmrc

@@ -474,9 +474,12 @@ def answer_thresholds(
     return {"answer": float(answer), "llm": float(min(llm, answer))}
 
 
-def load_examples(settings: Settings, sources=SOURCES) -> list[Example]:
+def load_examples(
+    settings: Settings, sources=SOURCES, leave_out: float = 0.0, seed: int = 0
+) -> list[Example]:
     """Every fitting question, with an AnswerService over its corpus's index: one
-    service per index, one model instance for all, neutral answer models to start."""
+    service per index, one model instance for all, neutral answer models to start.
+    `leave_out`: the share of each corpus's questions `left_out` in draw `seed`."""
     embedder = None
     services: dict[str, AnswerService] = {}
     examples = []
@@ -493,8 +496,15 @@ def load_examples(settings: Settings, sources=SOURCES) -> list[Example]:
             }
             services[index] = AnswerService(searcher, index_settings, models=models)
         for q in load_set(SETS / set_name).only("fit").questions:
-            examples.append(Example(corpus, q, services[index]))
+            if not left_out(corpus, q.id, leave_out, seed):
+                examples.append(Example(corpus, q, services[index]))
     return examples
+
+
+def left_out(corpus: str, question_id: str, share: float, seed: int) -> bool:
+    """Whether a fitting question is among the `share` of its corpus left out in
+    draw `seed` (`python -m eval.noise`): decided by its id, the same on every run."""
+    return zlib.crc32(f"{seed}/{corpus}/{question_id}".encode()) % 10_000 < share * 10_000
 
 
 @click.command(help="在拟合集上拟合阅读器、短答案与可答性模型，写入 answer/models/。")
@@ -503,7 +513,22 @@ def load_examples(settings: Settings, sources=SOURCES) -> list[Example]:
 @exit_on_error
 def main(out: Path, max_false_refusal: float) -> None:
     settings = load_settings()
-    examples = load_examples(settings)
+    models = fit_models(settings, load_examples(settings), max_false_refusal)
+    write_models(models, out)
+    for name, model in models.items():
+        if isinstance(model, LogisticModel):
+            click.echo(f"{name}: {dict(zip(model.features, np.round(model.coef, 3), strict=True))}")
+    click.echo(
+        f"thresholds: spans {models['spans'].thresholds}, "
+        f"answerability {models['answerability'].thresholds}, "
+        f"quotes {models['quotes'].thresholds}"
+    )
+
+
+def fit_models(
+    settings: Settings, examples: list[Example], max_false_refusal: float = 0.03
+) -> dict[str, LogisticModel | RankingModel]:
+    """The four answer models, fitted in order on `examples`, by name."""
     services = {id(e.service): e.service for e in examples}.values()
     answerable = [e for e in examples if e.question.answerable and e.question.keywords]
     about = {
@@ -538,22 +563,20 @@ def main(out: Path, max_false_refusal: float) -> None:
     quote_model.thresholds["quote"] = quote_threshold(
         quote_model, readings, settings.answer_sentences
     )
+    return {
+        "reader": reader_model,
+        "spans": span_model,
+        "answerability": judge_model,
+        "quotes": quote_model,
+    }
+
+
+def write_models(models: dict[str, LogisticModel | RankingModel], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    for name, model in (
-        ("reader", reader_model),
-        ("spans", span_model),
-        ("answerability", judge_model),
-        ("quotes", quote_model),
-    ):
+    for name, model in models.items():
         write_atomic(
             out / f"{name}.json", json.dumps(model.to_json(), ensure_ascii=False, indent=1) + "\n"
         )
-        if isinstance(model, LogisticModel):
-            click.echo(f"{name}: {dict(zip(model.features, np.round(model.coef, 3), strict=True))}")
-    click.echo(
-        f"thresholds: spans {span_model.thresholds}, answerability {judge_model.thresholds}, "
-        f"quotes {quote_model.thresholds}"
-    )
 
 
 def _version() -> str:

@@ -15,11 +15,13 @@ reading the evaluation split, which is never read here.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 import numpy as np
 
 from answer import answerability, quoting, reader
-from answer.fitted import load_model, load_ranker
+from answer.fitted import MODELS_DIR, load_model, load_ranker
 from errors import exit_on_error
 from eval.backends import LocalBackend
 from eval.fit import (
@@ -43,20 +45,25 @@ REPORTED = (
 )
 
 
-def held_out_scores(repeats: int = 1) -> list[dict[str, list[Scored]]]:
+def held_out_scores(
+    repeats: int = 1, models: Path = MODELS_DIR, leave_out: float = 0.0, seed: int = 0
+) -> list[dict[str, list[Scored]]]:
     """Every fitting question scored, by corpus, each answered by a reader and
     a span model not fitted on it; once per repeat, each with its own LightGBM
     seeds (the first with the shipped reader's), because a refit moves a few
-    questions by itself."""
+    questions by itself. `models`: where the answerability and quote models
+    (and the reader that reads span options) come from; `leave_out`, `seed`:
+    the fitting questions left out of them (`python -m eval.noise`), left out
+    here too."""
     settings = load_settings()
-    examples = load_examples(settings)
+    examples = load_examples(settings, leave_out=leave_out, seed=seed)
     answerable = [e for e in examples if e.question.answerable and e.question.keywords]
     data = reader_data(answerable)
     for service in {id(e.service): e.service for e in examples}.values():
         # The span options are read as `python -m eval.fit` reads them: by the shipped reader.
-        service.reader.model = load_ranker("reader", reader.READER_FEATURES)
-        service.judge.model = load_model("answerability", answerability.FEATURES)
-        service.quoter.model = load_model("quotes", quoting.QUOTE_FEATURES)
+        service.reader.model = load_ranker("reader", reader.READER_FEATURES, models)
+        service.judge.model = load_model("answerability", answerability.FEATURES, models)
+        service.quoter.model = load_model("quotes", quoting.QUOTE_FEATURES, models)
     spans = span_questions(answerable)
     folds = [fold_of(e) for e in answerable]
     span_models = [
@@ -80,14 +87,22 @@ def held_out_scores(repeats: int = 1) -> list[dict[str, list[Scored]]]:
 def table(runs: list[dict[str, list[Scored]]]) -> str:
     """One Markdown row per corpus: the answer metrics, unanswerable questions
     refused and the mean length of the answers given; over several runs, their
-    mean with the lowest and highest in brackets."""
+    mean with the lowest and highest in brackets. Runs over different questions
+    (`python -m eval.noise`) give their sizes' range and the share refused."""
     head = ["corpus", "n", *REPORTED, "unanswerable refused", "answer chars"]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for corpus in runs[0]:
         columns = [_columns(run[corpus]) for run in runs]
-        unanswerable = sum(not s.question.answerable for s in runs[0][corpus])
-        cells = [corpus, str(len(runs[0][corpus]))]
-        forms = [("{:.4f}", "")] * len(REPORTED) + [("{:.3g}", f"/{unanswerable}"), ("{:.0f}", "")]
+        sizes = {len(run[corpus]) for run in runs}
+        unanswerable = {sum(not s.question.answerable for s in run[corpus]) for run in runs}
+        refused = ("{:.3g}", f"/{min(unanswerable)}")
+        if len(unanswerable) > 1:  # counts of different totals: their shares
+            refused = ("{:.3f}", "")
+            for c, run in zip(columns, runs, strict=True):
+                total = sum(not s.question.answerable for s in run[corpus])
+                c[-2] = c[-2] / total if c[-2] is not None else None
+        cells = [corpus, "–".join(map(str, sorted({min(sizes), max(sizes)})))]
+        forms = [("{:.4f}", "")] * len(REPORTED) + [refused, ("{:.0f}", "")]
         for i, (form, suffix) in enumerate(forms):
             cells.append(_cell([c[i] for c in columns], form, suffix))
         rows.append("| " + " | ".join(cells) + " |")

@@ -3,9 +3,9 @@ span model not fitted on it."""
 
 from types import SimpleNamespace
 
-from eval import heldout
+from eval import heldout, noise
 from eval.backends import Observation, Passage
-from eval.fit import Example
+from eval.fit import Example, left_out
 from eval.metrics import score
 from eval.questions import EvalQuestion
 
@@ -51,7 +51,7 @@ def test_each_question_is_answered_by_the_reader_and_span_model_of_its_own_fold(
     def fit_spans(questions, about):
         return "span model on " + ", ".join(questions)
 
-    monkeypatch.setattr(heldout, "load_examples", lambda settings: examples)
+    monkeypatch.setattr(heldout, "load_examples", lambda settings, **draw: examples)
     monkeypatch.setattr(heldout, "reader_data", lambda answerable: (answerable,))
     monkeypatch.setattr(heldout, "cross_fitted_readers", readers)
     monkeypatch.setattr(heldout, "fold_of", lambda e: fold[e.question.question])
@@ -59,7 +59,7 @@ def test_each_question_is_answered_by_the_reader_and_span_model_of_its_own_fold(
     monkeypatch.setattr(heldout, "span_questions", span_questions)
     monkeypatch.setattr(heldout, "fit_spans", fit_spans)
     shipped = {"reader": "shipped reader"}
-    monkeypatch.setattr(heldout, "load_ranker", lambda name, features: shipped[name])
+    monkeypatch.setattr(heldout, "load_ranker", lambda name, features, models: shipped[name])
 
     runs = heldout.held_out_scores(repeats=2)
 
@@ -105,3 +105,50 @@ def test_the_table_counts_refusals_and_answer_length_per_corpus():
         "| union | 3 | 0.2500 (0.0000–0.5000) | – | 1.0000 (1.0000–1.0000) "
         "| 0.0000 (0.0000–0.0000) | 1/1 (1–1) | 6 (6–6) |"
     )
+    # Runs over different questions (eval.noise): the sizes' range, the share refused.
+    lines = heldout.table([{"union": [found, missed, refused]}, {"union": [refused, refused]}])
+    cells = lines.splitlines()[2].split(" | ")
+    assert cells[1] == "2–3"
+    assert cells[6] == "1.000 (1.000–1.000)"
+
+
+def test_each_draw_leaves_out_its_own_share_of_each_corpus():
+    ids = [f"q{i}" for i in range(2000)]
+    draws = [{i for i in ids if left_out("cmrc", i, 0.08, seed)} for seed in (1, 2)]
+    assert all(130 < len(d) < 190 for d in draws)  # about 8 % of 2,000
+    assert draws[0] != draws[1]
+    assert draws[0] == {i for i in ids if left_out("cmrc", i, 0.08, 1)}  # the same every run
+    assert not any(left_out("cmrc", i, 0.0, 1) for i in ids)
+    assert {i for i in ids if left_out("union", i, 0.08, 1)} != draws[0]
+
+
+def test_each_noise_run_scores_with_models_fitted_without_its_draw(monkeypatch, tmp_path):
+    fitted, scored_with = [], []
+
+    def load_examples(settings, leave_out, seed):
+        return [f"question {q}" for q in range(5) if q != seed]
+
+    def fit_models(settings, examples):
+        fitted.append(examples)
+        return {"reader": f"reader without draw {len(fitted)}"}
+
+    def write_models(models, out):
+        (out / "reader.json").write_text(models["reader"])
+
+    def held_out_scores(repeats, models, leave_out, seed):
+        scored_with.append(((models / "reader.json").read_text(), leave_out, seed))
+        return [{"union": []}]
+
+    for name, double in locals().copy().items():
+        if callable(double) and name != "monkeypatch":
+            monkeypatch.setattr(noise, name, double)
+    monkeypatch.setattr(noise, "load_settings", lambda: None)
+
+    runs = noise.perturbed_scores(runs=2, leave_out=0.1)
+
+    assert fitted == [
+        [f"question {q}" for q in (0, 2, 3, 4)],
+        [f"question {q}" for q in (0, 1, 3, 4)],
+    ]
+    assert scored_with == [("reader without draw 1", 0.1, 1), ("reader without draw 2", 0.1, 2)]
+    assert len(runs) == 2
