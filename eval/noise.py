@@ -11,7 +11,7 @@ gives each figure's mean over the runs with the lowest and highest in
 brackets: a change whose effect lies inside that range is not evidence. The
 means are not `eval.heldout`'s: fewer questions are fitted and scored.
 
-Each run takes about two minutes on two cores.
+Each run takes one to two minutes on two cores.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def perturbed_scores(runs: int, leave_out: float) -> list[dict[str, list[Scored]
     return scored
 
 
-@click.command(help="拟合数据略有变动时，留出评测的各项指标自身会浮动多少（每次约两分钟）。")
+@click.command(help="拟合数据略有变动时，留出评测的各项指标自身会浮动多少（每次一至两分钟）。")
 @click.option("--runs", default=3, show_default=True, type=click.IntRange(2, 10))
 @click.option(
     "--leave-out",
