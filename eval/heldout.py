@@ -92,15 +92,12 @@ def table(runs: list[dict[str, list[Scored]]]) -> str:
     head = ["corpus", "n", *REPORTED, "unanswerable refused", "answer chars"]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for corpus in runs[0]:
-        columns = [_columns(run[corpus]) for run in runs]
         sizes = {len(run[corpus]) for run in runs}
         unanswerable = {sum(not s.question.answerable for s in run[corpus]) for run in runs}
-        refused = ("{:.3g}", f"/{min(unanswerable)}")
-        if len(unanswerable) > 1:  # counts of different totals: their shares
-            refused = ("{:.3f}", "")
-            for c, run in zip(columns, runs, strict=True):
-                total = sum(not s.question.answerable for s in run[corpus])
-                c[-2] = c[-2] / total if c[-2] is not None else None
+        # Counts of different totals do not average: their shares do.
+        shares = len(unanswerable) > 1
+        columns = [_columns(run[corpus], shares) for run in runs]
+        refused = ("{:.3f}", "") if shares else ("{:.3g}", f"/{unanswerable.pop()}")
         cells = [corpus, "–".join(map(str, sorted({min(sizes), max(sizes)})))]
         forms = [("{:.4f}", "")] * len(REPORTED) + [refused, ("{:.0f}", "")]
         for i, (form, suffix) in enumerate(forms):
@@ -109,13 +106,16 @@ def table(runs: list[dict[str, list[Scored]]]) -> str:
     return "\n".join(rows)
 
 
-def _columns(scored: list[Scored]) -> list[float | None]:
+def _columns(scored: list[Scored], shares: bool = False) -> list[float | None]:
+    """The reported metrics, the unanswerable questions refused (their count,
+    or with `shares` their share) and the mean answer length."""
     metrics = summarise(scored)
     unanswerable = [s for s in scored if not s.question.answerable]
     answered = [len(s.observation.answer) for s in scored if not s.observation.refused]
+    refused = sum(s.observation.refused for s in unanswerable)
     return [
         *(metrics[m] for m in REPORTED),
-        sum(s.observation.refused for s in unanswerable) if unanswerable else None,
+        (refused / len(unanswerable) if shares else refused) if unanswerable else None,
         float(np.mean(answered)) if answered else None,
     ]
 
