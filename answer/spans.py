@@ -60,10 +60,12 @@ MEASURES = {
 }
 # Heights, depths and widths are lengths, each named by its own word before
 # the number: "长702米，深80米".
-MEASURES |= {name: MEASURES["长度"] for name in ("高度", "深度", "宽度", "厚度")}
 _DIMENSION_WORDS = {"长度": "长", "高度": "高", "深度": "深", "宽度": "宽", "厚度": "厚"}
+MEASURES |= {name: MEASURES["长度"] for name in _DIMENSION_WORDS}
 _OTHER_DIMENSION = {
-    measure: re.compile(rf"[{''.join(sorted(set('长高深宽厚') - {own}))}][约达为度有]?$")
+    measure: re.compile(
+        rf"[{''.join(sorted(set(_DIMENSION_WORDS.values()) - {own}))}][约达为度有]?$"
+    )
     for measure, own in _DIMENSION_WORDS.items()
 }
 _TIMES = (*MEASURES["时长"], "年代", "周年")
