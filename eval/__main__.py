@@ -126,6 +126,28 @@ def other_numbers(set_path: Path, out: Path, index_dir: Path | None, split: str 
     click.echo(f"{len(rows)} 道题 -> {_relative(out)}")
 
 
+@cli.command(
+    name="unknown-words",
+    help="把评测集 SET 中可答的问题里的一个名词换成知识库没有的名词，"
+    "写成一个不可答的评测集，检验会不会拒答。",
+)
+@click.argument("set_path", metavar="SET", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="写出的评测集（JSONL）")
+@click.option("--index-dir", type=click.Path(path_type=Path), help="索引目录（默认 data/index）")
+@click.option("--split", type=click.Choice(["fit", "eval"]), help="只用这一部分的题目（默认全部）")
+@exit_on_error
+def unknown_words(set_path: Path, out: Path, index_dir: Path | None, split: str | None) -> None:
+    from answer.service import AnswerService
+    from eval.unknown_words import unknown_word_rows
+
+    eval_set = _load(set_path).only(split)
+    with contextlib.redirect_stdout(sys.stderr):
+        service = AnswerService.open(load_settings(index_dir=index_dir))
+        rows = list(unknown_word_rows(service, eval_set))
+    write_atomic(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    click.echo(f"{len(rows)} 道题 -> {_relative(out)}")
+
+
 @cli.command(name="compare", help="比较两次评测（--out 目录）：指标变化与逐题退步、进步。")
 @click.argument("run_a", type=click.Path(path_type=Path))
 @click.argument("run_b", type=click.Path(path_type=Path))

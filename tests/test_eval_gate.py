@@ -223,3 +223,31 @@ def test_second_corpus_gate(cmrc_run):
     assert baseline["split"] == "eval" and baseline["set"].endswith("cmrc2018.jsonl")
     metrics = cmrc_run.modes["hybrid"].metrics
     assert check_baseline(metrics, baseline["metrics"]) == [], metrics
+
+
+@pytest.mark.slow
+def test_copies_asking_about_an_unknown_noun_are_written(real_settings, real_searcher, tmp_path):
+    """`python -m eval unknown-words` writes unanswerable copies of the set's
+    answerable questions, each with one noun changed to one no passage holds."""
+    env = {
+        **os.environ,
+        "GHQA_DATA_DIR": str(real_settings.data_dir),
+        "GHQA_MODEL_CACHE_DIR": str(real_settings.resolved_model_cache_dir()),
+    }
+    from eval.unknown_words import nouns
+
+    out = tmp_path / "unknown.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-m", "eval", "unknown-words", str(SHIPPED_SET), "--out", str(out)],
+        capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    copies = load_set(out).questions
+    originals = {q.id: q for q in load_set(SHIPPED_SET).questions}
+    assert len(copies) >= 30 and f"{len(copies)} 道题" in done.stdout
+    for copy in copies:
+        original = originals[copy.id.removesuffix("-unknown-word")]
+        assert original.answerable and not copy.answerable and copy.split == original.split
+        # A dictionary noun put in that no passage holds.
+        put_in = [w for w in nouns() if w in copy.question and w not in original.question]
+        assert any(real_searcher.collection.doc_freq(w) == 0 for w in put_in), copy.question

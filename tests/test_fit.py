@@ -215,3 +215,24 @@ def test_the_span_model_learns_from_questions_with_a_right_option_only():
     picked = [int(np.argmax(model.probability(q.x))) for q in questions[:30]]
     assert picked == [i % 3 for i in range(30)]
     assert "show" in model.thresholds
+
+
+def test_a_copy_asks_about_the_rarest_noun_changed_to_one_the_collection_lacks():
+    """`eval unknown-words`: the rarest noun the passages hold, not the focus,
+    becomes a dictionary noun that neither the collection nor the passages hold."""
+    from answer.question import analyse, tagged
+    from eval.unknown_words import nouns, with_unknown_word
+
+    q = analyse("龙岩的驿站枫桥调解成功了多少件劳动争议？")  # focus 龙岩
+    weights = {"龙岩": 9.0, "驿站": 4.0, "争议": 6.0, "调解": 7.0}
+    passages = "龙岩的驿站枫桥调解成功800余件劳动争议。"
+    held = set(nouns()[::2])  # half the dictionary's nouns are in the collection
+    copy = with_unknown_word(q, weights, passages, lambda w: w not in held)
+    kept = "龙岩的驿站枫桥调解成功了多少件劳动"  # 争议 changed: 调解, rarer, is a verb
+    assert copy.startswith(kept) and copy.endswith("？")
+    noun = copy[len(kept) : -1]
+    assert noun in nouns() and noun not in held and noun not in passages
+    assert dict(tagged(copy)).get(noun, "n") == "n"
+    # The same copy on every run; none when the only noun the passages hold is the focus.
+    assert with_unknown_word(q, weights, passages, lambda w: w not in held) == copy
+    assert with_unknown_word(q, {"龙岩": 9.0, "调解": 7.0}, passages, lambda w: True) is None
