@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -104,48 +105,49 @@ def run(
         _check_gate(result, gate)
 
 
-@cli.command(
-    name="other-numbers",
-    help="把评测集 SET 中可答的问题换一个文档没有写到的数字（年份、届次），"
+def _copies_command(name: str, help: str, rows: str):
+    """A command writing unanswerable copies of SET's answerable questions, made
+    by `rows` ("module:function", imported when run: it loads the index)."""
+
+    @cli.command(name=name, help=help)
+    @click.argument("set_path", metavar="SET", type=click.Path(path_type=Path))
+    @click.option(
+        "--out", type=click.Path(path_type=Path), required=True, help="写出的评测集（JSONL）"
+    )
+    @click.option(
+        "--index-dir", type=click.Path(path_type=Path), help="索引目录（默认 data/index）"
+    )
+    @click.option(
+        "--split", type=click.Choice(["fit", "eval"]), help="只用这一部分的题目（默认全部）"
+    )
+    @exit_on_error
+    def command(set_path: Path, out: Path, index_dir: Path | None, split: str | None) -> None:
+        from answer.service import AnswerService
+
+        module, function = rows.split(":")
+        copies_of = getattr(importlib.import_module(module), function)
+        eval_set = _load(set_path).only(split)
+        with contextlib.redirect_stdout(sys.stderr):
+            service = AnswerService.open(load_settings(index_dir=index_dir))
+            written = list(copies_of(service, eval_set))
+        write_atomic(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in written))
+        click.echo(f"{len(written)} 道题 -> {_relative(out)}")
+
+    return command
+
+
+_copies_command(
+    "other-numbers",
+    "把评测集 SET 中可答的问题换一个文档没有写到的数字（年份、届次），"
     "写成一个不可答的评测集，检验会不会拒答。",
+    "eval.other_numbers:other_number_rows",
 )
-@click.argument("set_path", metavar="SET", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="写出的评测集（JSONL）")
-@click.option("--index-dir", type=click.Path(path_type=Path), help="索引目录（默认 data/index）")
-@click.option("--split", type=click.Choice(["fit", "eval"]), help="只用这一部分的题目（默认全部）")
-@exit_on_error
-def other_numbers(set_path: Path, out: Path, index_dir: Path | None, split: str | None) -> None:
-    from answer.service import AnswerService
-    from eval.other_numbers import other_number_rows
-
-    eval_set = _load(set_path).only(split)
-    with contextlib.redirect_stdout(sys.stderr):
-        service = AnswerService.open(load_settings(index_dir=index_dir))
-        rows = list(other_number_rows(service, eval_set))
-    write_atomic(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    click.echo(f"{len(rows)} 道题 -> {_relative(out)}")
-
-
-@cli.command(
-    name="unknown-words",
-    help="把评测集 SET 中可答的问题里的一个名词换成知识库没有的名词，"
+_copies_command(
+    "unknown-words",
+    "把评测集 SET 中可答的问题里的一个名词换成知识库没有的名词，"
     "写成一个不可答的评测集，检验会不会拒答。",
+    "eval.unknown_words:unknown_word_rows",
 )
-@click.argument("set_path", metavar="SET", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="写出的评测集（JSONL）")
-@click.option("--index-dir", type=click.Path(path_type=Path), help="索引目录（默认 data/index）")
-@click.option("--split", type=click.Choice(["fit", "eval"]), help="只用这一部分的题目（默认全部）")
-@exit_on_error
-def unknown_words(set_path: Path, out: Path, index_dir: Path | None, split: str | None) -> None:
-    from answer.service import AnswerService
-    from eval.unknown_words import unknown_word_rows
-
-    eval_set = _load(set_path).only(split)
-    with contextlib.redirect_stdout(sys.stderr):
-        service = AnswerService.open(load_settings(index_dir=index_dir))
-        rows = list(unknown_word_rows(service, eval_set))
-    write_atomic(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    click.echo(f"{len(rows)} 道题 -> {_relative(out)}")
 
 
 @cli.command(name="compare", help="比较两次评测（--out 目录）：指标变化与逐题退步、进步。")

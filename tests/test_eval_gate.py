@@ -104,6 +104,21 @@ def test_cli_json_prints_one_object_and_gates(real_settings, real_searcher, tmp_
     assert (tmp_path / "out" / "report.html").is_file()
 
 
+def _copies(settings, command: str, out) -> subprocess.CompletedProcess:
+    """`python -m eval COMMAND` on the shipped set, over the index `settings` built."""
+    env = {
+        **os.environ,
+        "GHQA_DATA_DIR": str(settings.data_dir),
+        "GHQA_MODEL_CACHE_DIR": str(settings.resolved_model_cache_dir()),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "eval", command, str(SHIPPED_SET), "--out", str(out)],
+        capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 @pytest.mark.slow
 def test_copies_asking_about_another_number_are_written_and_refused(
     real_settings, real_searcher, tmp_path
@@ -111,17 +126,8 @@ def test_copies_asking_about_another_number_are_written_and_refused(
     """`python -m eval other-numbers` writes unanswerable copies of the set's
     answerable questions, each with one number changed to one its passages do
     not state; every copy of the shipped set is refused."""
-    env = {
-        **os.environ,
-        "GHQA_DATA_DIR": str(real_settings.data_dir),
-        "GHQA_MODEL_CACHE_DIR": str(real_settings.resolved_model_cache_dir()),
-    }
     out = tmp_path / "other.jsonl"
-    done = subprocess.run(
-        [sys.executable, "-m", "eval", "other-numbers", str(SHIPPED_SET), "--out", str(out)],
-        capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=300,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    done = _copies(real_settings, "other-numbers", out)
     copies = load_set(out).questions
     originals = {q.id: q.question for q in load_set(SHIPPED_SET).questions}
     assert len(copies) >= 5 and f"{len(copies)} 道题" in done.stdout
@@ -229,19 +235,10 @@ def test_second_corpus_gate(cmrc_run):
 def test_copies_asking_about_an_unknown_noun_are_written(real_settings, real_searcher, tmp_path):
     """`python -m eval unknown-words` writes unanswerable copies of the set's
     answerable questions, each with one noun changed to one no passage holds."""
-    env = {
-        **os.environ,
-        "GHQA_DATA_DIR": str(real_settings.data_dir),
-        "GHQA_MODEL_CACHE_DIR": str(real_settings.resolved_model_cache_dir()),
-    }
     from eval.unknown_words import nouns
 
     out = tmp_path / "unknown.jsonl"
-    done = subprocess.run(
-        [sys.executable, "-m", "eval", "unknown-words", str(SHIPPED_SET), "--out", str(out)],
-        capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=300,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    done = _copies(real_settings, "unknown-words", out)
     copies = load_set(out).questions
     originals = {q.id: q for q in load_set(SHIPPED_SET).questions}
     assert len(copies) >= 30 and f"{len(copies)} 道题" in done.stdout
