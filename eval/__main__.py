@@ -105,11 +105,11 @@ def run(
         _check_gate(result, gate)
 
 
-def _copies_command(name: str, help: str, rows: str):
+def _copies_command(name: str, summary: str, rows: str) -> click.Command:
     """A command writing unanswerable copies of SET's answerable questions, made
     by `rows` ("module:function", imported when run: it loads the index)."""
 
-    @cli.command(name=name, help=help)
+    @cli.command(name=name, help=summary)
     @click.argument("set_path", metavar="SET", type=click.Path(path_type=Path))
     @click.option(
         "--out", type=click.Path(path_type=Path), required=True, help="写出的评测集（JSONL）"
