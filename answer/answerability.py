@@ -164,6 +164,25 @@ class AnswerabilityJudge:
             float(bool(q.asked_unit) and _unit_found(q, reading)),
         )
 
+    def missing_nouns(self, question: str, hits: list[Hit]) -> tuple[str, ...]:
+        """The question's common nouns that no passage holds, but the attribute
+        it asks for ("什么季节": the answer says 春季): told to the user when the
+        question is answered anyway, from passages about something near it
+        ("哪个工会搞了职工书屋？" of a collection without 书屋)."""
+        read = passages_text(hits)
+        attribute = _asked_attribute(question)
+        return tuple(
+            dict.fromkeys(
+                w
+                for w, flag in tagged(question)
+                if flag == "n"
+                and w not in attribute
+                and not is_question_frame(w)
+                and jieba.dt.FREQ.get(w)  # not a word jieba's HMM made up
+                and self._unseen(w.lower(), read)
+            )
+        )
+
     def _unseen(self, term: str, read: str) -> bool:
         """No passage holds the word: none of the index's, counted by its words,
         and not the text of the passages read (the index may cut it otherwise:
@@ -244,6 +263,38 @@ class AnswerabilityJudge:
                 continue
             weights[term] = math.log(1 + n / (df + 0.5))
         return weights
+
+
+# Words between an attribute and the question word: "外形是怎样的", "危害有哪些".
+_LINKING = frozenset("是 的 有 为 叫 了".split())
+
+
+def _asked_attribute(question: str) -> set[str]:
+    """The nouns naming what the question asks of its subject: those right
+    after its question word ("什么季节", "哪些优点") and those right before it
+    but linking words ("外貌特征是什么", "不良影响有哪些"); a question ending in
+    是 asks of the nouns before it ("主办方是？")."""
+    words = tagged(question)
+    at = next((i for i, (w, _) in enumerate(words) if ASKING.search(w)), None)
+    if at is None:
+        ends = [i for i, (w, _) in enumerate(words) if w == "是" and _ends(words[i + 1 :])]
+        if not ends:
+            return set()
+        at = ends[0]
+    before = at - 1
+    while before >= 0 and words[before][0] in _LINKING:
+        before -= 1
+    nouns = set()
+    for side in (range(before, -1, -1), range(at + 1, len(words))):
+        for i in side:
+            if not words[i][1].startswith("n"):
+                break
+            nouns.add(words[i][0])
+    return nouns
+
+
+def _ends(words: tuple[tuple[str, str], ...]) -> bool:
+    return all(flag == "x" for _, flag in words)
 
 
 def _abbreviates(term: str, read: str) -> bool:

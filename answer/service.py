@@ -128,6 +128,15 @@ class AnswerService:
         if not answered:
             yield Answer(REFUSAL, (), True, tuple(notes), searched, ranked[:3], ranked)
             return
+        # Answered from passages about something near what was asked: say which
+        # of its words they lack, so the reader checks the answer fits.
+        missing = dict.fromkeys(
+            w for p in answered for w in self.judge.missing_nouns(p.question, p.hits)
+        )
+        if missing:
+            notes.append(
+                f"资料中没有出现“{'”“'.join(missing)}”：这个回答摘自最接近的段落，请核对它是否回答了问题。"
+            )
         if self.llm is not None:
             # The model reads the whole question, over the passages of every part.
             hits = list(_interleaved([p.hits for p in answered])[:k])

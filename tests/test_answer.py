@@ -365,6 +365,24 @@ def test_bad_questions(service):
 
 
 @pytest.mark.slow
+def test_an_answer_names_the_questions_nouns_no_passage_holds(real_searcher, real_settings):
+    """Answered from passages about something near what was asked, the answer
+    says which of the question's nouns they lack. Not the attribute asked for
+    (the passages state its value, 春季, not the word 季节), nor a word they hold."""
+    answering = real_settings.model_copy(update={"answer_threshold": 0.0})
+    service = AnswerService(real_searcher, answering)  # answers every question
+
+    def missing_note(question):
+        notes = [n for n in service.answer(question).notes if "没有出现" in n]
+        return notes[0] if notes else ""
+
+    assert "没有出现“谷物”" in missing_note("新疆的谷物工会工作者流失率有多高？")
+    assert "没有出现“书屋”" in missing_note("哪个工会搞了职工书屋？")
+    assert missing_note("龙岩的驿站枫桥调解成功了多少件劳动争议？") == ""
+    assert missing_note("龙岩的驿站枫桥在什么季节调解劳动争议最多？") == ""  # 季节: asked
+
+
+@pytest.mark.slow
 def test_llm_answer_is_streamed_and_checked(service, real_settings):
     with FakeChatService() as server:
         server.pieces = ["江苏省已建康乃馨服务站", "2940家[1]", "，另见[9]。"]
