@@ -277,7 +277,11 @@ def _asked_attribute(question: str) -> set[str]:
     words = tagged(question)
     at = next((i for i, (w, _) in enumerate(words) if ASKING.search(w)), None)
     if at is None:
-        ends = [i for i, (w, _) in enumerate(words) if w == "是" and _ends(words[i + 1 :])]
+        ends = [
+            i
+            for i, (w, _) in enumerate(words)
+            if w == "是" and all(flag == "x" for _, flag in words[i + 1 :])  # then punctuation
+        ]
         if not ends:
             return set()
         at = ends[0]
@@ -291,10 +295,6 @@ def _asked_attribute(question: str) -> set[str]:
                 break
             nouns.add(words[i][0])
     return nouns
-
-
-def _ends(words: tuple[tuple[str, str], ...]) -> bool:
-    return all(flag == "x" for _, flag in words)
 
 
 def _abbreviates(term: str, read: str) -> bool:

@@ -128,24 +128,18 @@ class AnswerService:
         if not answered:
             yield Answer(REFUSAL, (), True, tuple(notes), searched, ranked[:3], ranked)
             return
-        # Answered from passages about something near what was asked: say which
-        # of its words they lack, so the reader checks the answer fits.
-        missing = dict.fromkeys(
-            w for p in answered for w in self.judge.missing_nouns(p.question, p.hits)
-        )
-        if missing:
-            notes.append(
-                f"资料中没有出现“{'”“'.join(missing)}”：这个回答摘自最接近的段落，请核对它是否回答了问题。"
-            )
+        caution = self._caution(answered)
         if self.llm is not None:
             # The model reads the whole question, over the passages of every part.
             hits = list(_interleaved([p.hits for p in answered])[:k])
             try:
-                for event in self._from_llm(searched, hits, notes):
+                for event in self._from_llm(searched, hits, notes, caution):
                     yield replace(event, retrieved=ranked) if isinstance(event, Answer) else event
                 return
             except LlmError as exc:
                 notes.append(f"{exc}，以下为资料摘录。")
+        if caution:
+            notes.append(caution)
         if len(parts) == 1:
             text, citations = self.quoter.compose(parts[0].reading, parts[0].hits)
             short = parts[0].reading.short_answer
@@ -221,7 +215,22 @@ class AnswerService:
             return ranked, reading.renumbered(order, k)
         return ranked, self.reader.read(q, list(ranked[:k]), query.vector)
 
-    def _from_llm(self, question: str, hits: list[Hit], notes: list[str]) -> Iterator[str | Answer]:
+    def _caution(self, answered: list[_Part]) -> str:
+        """A note for an answer from passages about something near what was
+        asked, naming the question's nouns they lack ("" when they lack none),
+        so that the reader checks the answer fits."""
+        missing = dict.fromkeys(
+            w for p in answered for w in self.judge.missing_nouns(p.question, p.hits)
+        )
+        if not missing:
+            return ""
+        return f"资料中没有出现“{'”“'.join(missing)}”：这个回答依据最接近的段落，请核对它是否回答了问题。"
+
+    def _from_llm(
+        self, question: str, hits: list[Hit], notes: list[str], caution: str = ""
+    ) -> Iterator[str | Answer]:
+        """The model's answer, streamed, then checked; `caution` joins its notes
+        unless the model refuses."""
         text = ""
         for piece in self.llm.stream(render_messages(question, hits)):
             text += piece
@@ -236,6 +245,8 @@ class AnswerService:
         if not numbers:
             notes.append("大模型的回答没有标注出处，请核对下方资料。")
         citations = tuple(Citation(n, hits[n - 1]) for n in numbers)
+        if caution:
+            notes.append(caution)
         yield Answer(text, citations, False, tuple(notes), question)
 
 

@@ -380,6 +380,13 @@ def test_an_answer_names_the_questions_nouns_no_passage_holds(real_searcher, rea
     assert "没有出现“书屋”" in missing_note("哪个工会搞了职工书屋？")
     assert missing_note("龙岩的驿站枫桥调解成功了多少件劳动争议？") == ""
     assert missing_note("龙岩的驿站枫桥在什么季节调解劳动争议最多？") == ""  # 季节: asked
+    # Through a model: on its answer, not on its refusal.
+    with FakeChatService() as server, answering_through(service, server.url):
+        server.pieces = ["江苏省总工会[1]。"]
+        assert "没有出现“书屋”" in missing_note("哪个工会搞了职工书屋？")
+        server.pieces = ["资料中没有找到相关内容。"]
+        refused = service.answer("哪个工会搞了职工书屋？")
+        assert refused.refused and not any("没有出现" in n for n in refused.notes)
 
 
 @pytest.mark.slow
