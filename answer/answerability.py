@@ -276,15 +276,17 @@ def _asked_attribute(question: str) -> set[str]:
     是 asks of the nouns before it ("主办方是？")."""
     words = tagged(question)
     at = next((i for i, (w, _) in enumerate(words) if ASKING.search(w)), None)
+    if at is None:  # "主办方是？": 是, then only punctuation
+        at = next(
+            (
+                i
+                for i, (w, _) in enumerate(words)
+                if w == "是" and {f for _, f in words[i + 1 :]} <= {"x"}
+            ),
+            None,
+        )
     if at is None:
-        ends = [
-            i
-            for i, (w, _) in enumerate(words)
-            if w == "是" and all(flag == "x" for _, flag in words[i + 1 :])  # then punctuation
-        ]
-        if not ends:
-            return set()
-        at = ends[0]
+        return set()
     before = at - 1
     while before >= 0 and words[before][0] in _LINKING:
         before -= 1

@@ -52,10 +52,4 @@ def other_number_rows(service: AnswerService, eval_set: EvalSet) -> Iterator[dic
         ranked, _ = service.read(analysis, service.query(analysis, k), k)
         other = with_other_number(q.question, answerability.passages_text(list(ranked)))
         if other:
-            yield {
-                "id": f"{q.id}-other-number",
-                "question": other,
-                "answerable": False,
-                "tags": ["other-number"],
-                "split": q.split,
-            }
+            yield q.unanswerable_copy(other, "other-number")

@@ -39,6 +39,17 @@ class EvalQuestion:
     split: str = "eval"
     extra: tuple[tuple[str, object], ...] = ()  # unknown fields, kept but unused
 
+    def unanswerable_copy(self, text: str, tag: str) -> dict:
+        """The set row of a copy of this question asking `text`, which the
+        documents do not answer (eval/other_numbers.py, eval/unknown_words.py)."""
+        return {
+            "id": f"{self.id}-{tag}",
+            "question": text,
+            "answerable": False,
+            "tags": [tag],
+            "split": self.split,
+        }
+
     def is_relevant(self, text: str, organisation: str = "", title: str = "") -> bool:
         """Whether a passage supports the answer: it contains an evidence string
         (line breaks and spaces from the print layout ignored), or, for questions

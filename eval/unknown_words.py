@@ -95,10 +95,4 @@ def unknown_word_rows(service: AnswerService, eval_set: EvalSet) -> Iterator[dic
         ranked, _ = service.read(q, service.query(q, k), k)
         other = copy_of(service, q, list(ranked))
         if other:
-            yield {
-                "id": f"{question.id}-unknown-word",
-                "question": other,
-                "answerable": False,
-                "tags": ["unknown-word"],
-                "split": question.split,
-            }
+            yield question.unanswerable_copy(other, "unknown-word")
