@@ -52,6 +52,13 @@ _ENUMERATING_TYPES = frozenset({"list", "method"})
 _SPAN_CANDIDATES = 8  # best candidates whose spans are considered for the short answer
 # Answer types whose spans come from word tags, which miss unknown names.
 _GAP_TYPES = frozenset({"person", "place", "organisation", "name"})
+# Types whose answer is the name of one person, place or organisation, which
+# holds no verb, adverb, preposition, conjunction or pronoun (`not_a_name`):
+# "川工之家APP是谁开发的？" of "各市州总工会在川工之家APP先后打造地方特色频道"
+# leaves the gap 先后打造地方特色频道. Another name of something may hold a
+# verb (又名无头香).
+_NAMED_TYPES = frozenset({"person", "place", "organisation"})
+_NOT_IN_NAMES = frozenset("vdpcr")
 # Besides nouns, what goes on a place phrase: numerals and measure words (三层),
 # locatives (内, 境内) and abbreviations.
 _PLACE_PHRASE_FLAGS = frozenset({"m", "q", "f", "s", "j"})
@@ -254,7 +261,8 @@ class Reader:
                 probability = self.span_model.probability(sx)
                 best = int(np.argmax(probability))
                 cuts = self.span_model.thresholds
-                if probability[best] >= cuts.get(f"show_{q.type}", cuts.get("show", 0.5)):
+                shown = cuts.get(f"show_{q.type}", cuts.get("show", 0.5))
+                if probability[best] >= shown and not _misnamed(options[best][0].text, q):
                     short = options[best][0].text
                     read_in = ranked[options[best][1]]
                     short_from, short_at = read_in.hit_index, read_in.position
@@ -465,6 +473,24 @@ def _in_asked_dimension(span: Span, text: str, measure: str) -> Span:
     if span.fit == 1.0 and of_another_dimension(text, span, measure):
         return Span(span.text, span.start, 0.5)
     return span
+
+
+def _misnamed(span: str, q: QuestionAnalysis) -> bool:
+    """The best span of a question asking for a person, place or organisation
+    is not a name (`not_a_name`): no short answer is better than a wrong one."""
+    return q.type in _NAMED_TYPES and not_a_name(span)
+
+
+@lru_cache(maxsize=4096)
+def not_a_name(text: str) -> bool:
+    """The text holds a verb, an adverb, a preposition, a conjunction or a
+    pronoun of the dictionary (打造, 分别, 他们; not a verbal noun: 世袭统治者).
+    Tagged without the HMM, as passages are (ingest/entities.py), and single
+    characters left out: the dictionary cuts a name it lacks into them, tagged
+    as anything (莫/瓦/桑 of 莫瓦桑, 塞/里/诺 of 保罗·塞里诺)."""
+    return any(
+        len(w.word) > 1 and w.flag in _NOT_IN_NAMES for w in jieba.posseg.lcut(text, HMM=False)
+    )
 
 
 def _next_to_question(text: str, span: Span, q: QuestionAnalysis) -> float:

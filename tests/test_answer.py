@@ -472,6 +472,17 @@ def test_short_answer_comes_first_and_is_in_the_quoted_sentence(service):
     assert answer.to_json()["short_answer"] == "37885场"
 
 
+@pytest.mark.slow
+def test_no_short_answer_is_shown_that_is_not_a_name(service):
+    """Asked who developed the app, the passage about it says only that the
+    union launched it; the gap the question leaves ("…在川工之家APP先后打造地方
+    特色频道") is no person's name, and no bold answer beats a wrong one. The
+    passage is still quoted."""
+    answer = service.answer("川工之家APP是谁开发的？")
+    assert not answer.refused and "川工之家APP" in answer.text
+    assert answer.short_answer == ""
+
+
 def test_chat_shows_the_short_answer_in_bold_first_and_escaped():
     from answer.records import Answer
     from app import render_answer

@@ -27,6 +27,7 @@ from answer.reader import (
     Reader,
     _next_to_question,
     candidates_of,
+    not_a_name,
 )
 from answer.spans import spans
 from answer.tagger import question_tagger
@@ -366,6 +367,28 @@ def test_the_name_a_question_asks_about_is_not_its_answer():
     names = {span.text for span, _ in options}
     assert "文启明" in names and "《金刚》" in names
     assert not any("牛佬" in name for name in names)
+
+
+@pytest.mark.parametrize(
+    ("span", "misnamed"),
+    [
+        # a verb of the dictionary: the gap "川工之家APP是谁开发的？" leaves
+        ("先后打造地方特色频道", True),
+        ("北京召开并通过决议", True),
+        # an adverb or a pronoun
+        ("曾分别", True),
+        ("他们的老师", True),
+        # names, among them ones the dictionary cuts into single characters
+        # tagged as a verb (塞) or an adverb (莫), and a verbal noun (世袭)
+        ("保罗·塞里诺", False),
+        ("四川省总工会", False),
+        ("江苏省扬州市广陵区", False),
+        ("世袭统治者", False),
+        ("莫瓦桑", False),
+    ],
+)
+def test_what_is_not_the_name_of_a_person_place_or_organisation(span, misnamed):
+    assert not_a_name(span) == misnamed
 
 
 @pytest.mark.parametrize(
