@@ -53,12 +53,11 @@ _SPAN_CANDIDATES = 8  # best candidates whose spans are considered for the short
 # Answer types whose spans come from word tags, which miss unknown names.
 _GAP_TYPES = frozenset({"person", "place", "organisation", "name"})
 # Types whose answer is the name of one person, place or organisation, which
-# holds no verb, adverb, preposition, conjunction or pronoun (`not_a_name`):
-# "川工之家APP是谁开发的？" of "各市州总工会在川工之家APP先后打造地方特色频道"
-# leaves the gap 先后打造地方特色频道. Another name of something may hold a
-# verb (又名无头香).
+# does not open as a clause does (`not_a_name`): "川工之家APP是谁开发的？" of
+# "各市州总工会在川工之家APP先后打造地方特色频道" leaves the gap 先后打造地方
+# 特色频道. A verb may open one (就业援助服务站, 快递行业工会联合会).
 _NAMED_TYPES = frozenset({"person", "place", "organisation"})
-_NOT_IN_NAMES = frozenset("vdpcr")
+_OPENING_CLAUSES = frozenset("dpcr")
 # Besides nouns, what goes on a place phrase: numerals and measure words (三层),
 # locatives (内, 境内) and abbreviations.
 _PLACE_PHRASE_FLAGS = frozenset({"m", "q", "f", "s", "j"})
@@ -483,14 +482,18 @@ def _misnamed(span: str, q: QuestionAnalysis) -> bool:
 
 @lru_cache(maxsize=4096)
 def not_a_name(text: str) -> bool:
-    """The text holds a verb, an adverb, a preposition, a conjunction or a
-    pronoun of the dictionary (打造, 分别, 他们; not a verbal noun: 世袭统治者).
-    Tagged without the HMM, as passages are (ingest/entities.py), and single
-    characters left out: the dictionary cuts a name it lacks into them, tagged
-    as anything (莫/瓦/桑 of 莫瓦桑, 塞/里/诺 of 保罗·塞里诺)."""
-    return any(
-        len(w.word) > 1 and w.flag in _NOT_IN_NAMES for w in jieba.posseg.lcut(text, HMM=False)
-    )
+    """The text opens as a clause does, not as a name: with an adverb, a
+    preposition, a conjunction or a pronoun of the dictionary (目前共有, 他们的
+    老师), or a time word before a verb (先后打造地方特色频道; a time word
+    before a noun opens names: 现代汽车, 明治神宫). Tagged without the HMM, as
+    passages are (ingest/entities.py), and an opening single character left
+    alone: the dictionary cuts a name it lacks into them, tagged as anything
+    (莫/瓦/桑 of 莫瓦桑)."""
+    words = jieba.posseg.lcut(text, HMM=False)
+    if not words or len(words[0].word) < 2:
+        return False
+    before_verb = len(words) > 1 and words[1].flag == "v"
+    return words[0].flag in _OPENING_CLAUSES or (words[0].flag == "t" and before_verb)
 
 
 def _next_to_question(text: str, span: Span, q: QuestionAnalysis) -> float:
