@@ -483,7 +483,7 @@ def _misnamed(span: str, q: QuestionAnalysis) -> bool:
 @lru_cache(maxsize=4096)
 def not_a_name(text: str) -> bool:
     """The text opens as a clause does, not as a name: with an adverb, a
-    preposition, a conjunction or a pronoun of the dictionary (目前共有, 他们的
+    preposition, a conjunction or a pronoun of the dictionary (曾经担任, 他们的
     老师), or a time word before a verb (先后打造地方特色频道; a time word
     before a noun opens names: 现代汽车, 明治神宫). Tagged without the HMM, as
     passages are (ingest/entities.py), and an opening single character left
