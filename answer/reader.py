@@ -480,7 +480,6 @@ def _misnamed(span: str, q: QuestionAnalysis) -> bool:
     return q.type in _NAMED_TYPES and not_a_name(span)
 
 
-@lru_cache(maxsize=4096)
 def not_a_name(text: str) -> bool:
     """The text opens as a clause does, not as a name: with an adverb, a
     preposition, a conjunction or a pronoun of the dictionary (曾经担任, 他们的
