@@ -19,8 +19,8 @@ import re
 from collections.abc import Iterator
 
 from answer import answerability
-from answer.question import analyse
 from answer.service import AnswerService
+from eval.copies import answerable_readings
 from eval.questions import EvalSet
 
 _DIGITS = re.compile(r"(?<![\d.])\d+(?![\d.])")
@@ -44,12 +44,7 @@ def with_other_number(question: str, passages: str) -> str | None:
 def other_number_rows(service: AnswerService, eval_set: EvalSet) -> Iterator[dict]:
     """Eval-set rows (unanswerable) of the copies of the set's answerable
     questions, each changed in a number its passages state."""
-    k = service.settings.top_k
-    for q in eval_set.questions:
-        if not q.answerable:
-            continue
-        analysis = analyse(q.question)
-        ranked, _ = service.read(analysis, service.query(analysis, k), k)
-        other = with_other_number(q.question, answerability.passages_text(list(ranked)))
+    for question, _, hits in answerable_readings(service, eval_set):
+        other = with_other_number(question.question, answerability.passages_text(hits))
         if other:
-            yield q.unanswerable_copy(other, "other-number")
+            yield question.unanswerable_copy(other, "other-number")

@@ -30,6 +30,7 @@ import jieba.posseg
 from answer import answerability
 from answer.question import QuestionAnalysis, tagged
 from answer.service import AnswerService
+from eval.copies import answerable_readings
 from eval.questions import EvalSet
 from index.searcher import Hit
 
@@ -87,12 +88,7 @@ def copy_of(service: AnswerService, q: QuestionAnalysis, hits: list[Hit]) -> str
 def unknown_word_rows(service: AnswerService, eval_set: EvalSet) -> Iterator[dict]:
     """Eval-set rows (unanswerable) of the copies of the set's answerable
     questions, each asking about a noun the collection does not hold."""
-    k = service.settings.top_k
-    for question in eval_set.questions:
-        if not question.answerable:
-            continue
-        q = service.analyse(question.question)
-        ranked, _ = service.read(q, service.query(q, k), k)
-        other = copy_of(service, q, list(ranked))
+    for question, q, hits in answerable_readings(service, eval_set):
+        other = copy_of(service, q, hits)
         if other:
             yield question.unanswerable_copy(other, "unknown-word")
