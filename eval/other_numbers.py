@@ -30,13 +30,20 @@ _STEPS = (1, -1, 2, -2, 3, -3)  # the nearest other numbers first
 def with_other_number(question: str, passages: str) -> str | None:
     """The question with its first number in digits that the passages state
     changed to the nearest one they do not, of as many digits; None when it
-    has no such number."""
+    has no such number. A number written with a leading zero keeps it ("AGG01"
+    becomes "AGG02", not "AGG-1")."""
     for m in _DIGITS.finditer(question):
-        if not answerability.states_number(passages, m.group()):
+        number = m.group()
+        if not answerability.states_number(passages, number):
             continue
         for step in _STEPS:
-            other = str(int(m.group()) + step)
-            if len(other) == len(m.group()) and not answerability.states_number(passages, other):
+            value = int(number) + step
+            other = str(value).zfill(len(number)) if number[0] == "0" else str(value)
+            if (
+                value >= 0
+                and len(other) == len(number)
+                and not answerability.states_number(passages, other)
+            ):
                 return question[: m.start()] + other + question[m.end() :]
     return None
 

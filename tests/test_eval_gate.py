@@ -203,9 +203,9 @@ CMRC_BASELINES = PROJECT_ROOT / "eval" / "baselines-cmrc.json"
 
 
 @pytest.fixture(scope="module")
-def cmrc_run(real_settings, real_embedder, tmp_path_factory):
-    """The CMRC documents indexed from ../shared with the default model, and the
-    evaluation split of its set asked through the same AnswerService."""
+def cmrc_service(real_settings, real_embedder, tmp_path_factory) -> AnswerService:
+    """An AnswerService over the CMRC documents, indexed from ../shared with the
+    default model."""
     from eval.cmrc import SOURCE, convert
     from index.build import update_index
     from index.local import open_collection
@@ -219,8 +219,14 @@ def cmrc_run(real_settings, real_embedder, tmp_path_factory):
     settings = real_settings.model_copy(update={"data_dir": root, "index_dir": root / "index"})
     update_index(settings, [root / "docs"], embedder=real_embedder, progress=False)
     searcher = Searcher(open_collection(root / "index"), real_embedder, settings)
-    service = AnswerService(searcher, settings)
-    return run_local(settings, load_set(CMRC_SET).only("eval"), ["hybrid"], False, service)
+    return AnswerService(searcher, settings)
+
+
+@pytest.fixture(scope="module")
+def cmrc_run(cmrc_service):
+    """The evaluation split of the CMRC set, asked through `cmrc_service`."""
+    eval_split = load_set(CMRC_SET).only("eval")
+    return run_local(cmrc_service.settings, eval_split, ["hybrid"], False, cmrc_service)
 
 
 @pytest.mark.slow
@@ -229,6 +235,32 @@ def test_second_corpus_gate(cmrc_run):
     assert baseline["split"] == "eval" and baseline["set"].endswith("cmrc2018.jsonl")
     metrics = cmrc_run.modes["hybrid"].metrics
     assert check_baseline(metrics, baseline["metrics"]) == [], metrics
+
+
+@pytest.mark.slow
+def test_a_copy_asks_about_a_number_the_apps_own_passages_do_not_state(cmrc_service):
+    """The copies start from the passages the app reads for the original, found
+    with the documents' title names: read without them (as other-numbers once
+    did), 长谷川町子's 1992 became 1993, which the app's passages state."""
+    from answer import answerability
+    from eval.other_numbers import other_number_rows
+
+    eval_split = load_set(CMRC_SET).only("eval")
+    originals = {q.id: q for q in eval_split.questions}
+    copies = list(other_number_rows(cmrc_service, eval_split))
+    assert len(copies) >= 40
+    k = cmrc_service.settings.top_k
+    for copy in copies:
+        original = originals[copy["id"].removesuffix("-other-number")]
+        q = cmrc_service.analyse(original.question)
+        ranked, _ = cmrc_service.read(q, cmrc_service.query(q, k), k)
+        passages = answerability.passages_text(list(ranked))
+        changed = set(re.findall(r"\d+", copy["question"])) - set(
+            re.findall(r"\d+", original.question)
+        )
+        assert changed and not any(answerability.states_number(passages, n) for n in changed), copy[
+            "question"
+        ]
 
 
 @pytest.mark.slow

@@ -193,6 +193,9 @@ def test_a_copy_asks_about_the_nearest_number_the_passages_do_not_state():
         with_other_number("1999年发生了什么？", passages) is None
     )  # not stated: nothing to change
     assert with_other_number("为什么没有参选？", passages) is None
+    # A leading zero is kept, and no number becomes negative.
+    assert with_other_number("AGG01的功效？", "AGG01是一种蛋白质。") == "AGG02的功效？"
+    assert with_other_number("AGG01的功效？", "AGG01与AGG02。") == "AGG00的功效？"
 
 
 def test_the_span_model_learns_from_questions_with_a_right_option_only():
