@@ -255,12 +255,11 @@ def test_a_copy_asks_about_a_number_the_apps_own_passages_do_not_state(cmrc_serv
         q = cmrc_service.analyse(original.question)
         ranked, _ = cmrc_service.read(q, cmrc_service.query(q, k), k)
         passages = answerability.passages_text(list(ranked))
-        changed = set(re.findall(r"\d+", copy["question"])) - set(
+        asked = set(re.findall(r"\d+", copy["question"])) - set(
             re.findall(r"\d+", original.question)
         )
-        assert changed and not any(answerability.states_number(passages, n) for n in changed), copy[
-            "question"
-        ]
+        stated = [n for n in asked if answerability.states_number(passages, n)]
+        assert asked and not stated, copy["question"]
 
 
 @pytest.mark.slow
