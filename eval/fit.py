@@ -42,6 +42,7 @@ from answer import answerability, quoting, reader
 from answer.fitted import MODELS_DIR, LogisticModel, RankingModel
 from answer.service import AnswerService
 from errors import exit_on_error
+from eval.copies import read_question
 from eval.metrics import _fold, normalise_answer, short_answer_applies, short_answer_matches
 from eval.other_numbers import with_other_number
 from eval.questions import EvalQuestion, load_set
@@ -147,12 +148,7 @@ def question_weights(corpora: list[str], per_question: list[int]) -> np.ndarray:
 
 
 def read(example: Example):
-    service = example.service
-    q = service.analyse(example.question.question)
-    k = service.settings.top_k
-    query = service.query(q, k)
-    ranked, reading = service.read(q, query, k)
-    return q, query.vector, list(ranked[:k]), reading
+    return read_question(example.service, example.question.question)
 
 
 def reader_data(examples: list[Example]):
